@@ -1,0 +1,71 @@
+//! `skguard rules list`: the rules in force.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Subcommand;
+
+use super::Status;
+use skguard::config::Config;
+use skguard::rules::RuleSet;
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// List the rules in force: built-in ones and those of a configuration file.
+    List {
+        /// Configuration file whose rules are added [default: ./.skguard.toml, if present].
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Print the rules as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(command: RulesCommand) -> Result<Status> {
+    let RulesCommand::List { config, json } = command;
+    let mut rules = RuleSet::builtin();
+    let path =
+        config.or_else(|| Some(PathBuf::from(skguard::config::FILE_NAME)).filter(|p| p.is_file()));
+    if let Some(path) = path {
+        let config = Config::load(&path)?;
+        rules.extend(config.rules, &path.display().to_string())?;
+    }
+    let mut out = std::io::stdout().lock();
+    if json {
+        let list: Vec<serde_json::Value> = rules
+            .rules()
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "id": r.id(), "kind": r.kind(), "name": r.spec.name, "severity": r.spec.severity,
+                    "prefixes": r.spec.prefixes, "pattern": r.spec.pattern, "verified": r.verifiable(),
+                    "origin": r.origin.to_string(),
+                })
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &list)?;
+        writeln!(out)?;
+    } else {
+        writeln!(
+            out,
+            "{:<10} {:<6} {:<9} {:<10} {:<9} ORIGIN",
+            "ID", "KIND", "SEVERITY", "PREFIXES", "VERIFIED"
+        )?;
+        for r in rules.rules() {
+            writeln!(
+                out,
+                "{:<10} {:<6} {:<9} {:<10} {:<9} {}",
+                r.id(),
+                r.kind(),
+                r.spec.severity.as_str(),
+                r.spec.prefixes.join(","),
+                if r.verifiable() { "yes" } else { "no" },
+                r.origin
+            )?;
+            writeln!(out, "           {}", r.spec.description)?;
+        }
+    }
+    Ok(Status::Clean)
+}

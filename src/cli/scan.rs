@@ -1,0 +1,304 @@
+//! `skguard scan`: find keys, suppress what is allowed, report, and say how it went.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+
+use super::{parse_size, stdout_color, Status};
+use skguard::config::{self, Config};
+use skguard::findings::{self, Finding};
+use skguard::matching::Matcher;
+use skguard::report::{self, Format, Report, Summary};
+use skguard::rules::RuleSet;
+use skguard::sources::{self, FileScan, WalkOptions};
+use skguard::suppress::{self, Allowlist, Baseline};
+
+/// What to scan and with which rules: shared by `scan` and `baseline`.
+#[derive(Debug, Args)]
+pub struct Target {
+    /// Files and folders to scan ("-" reads standard input).
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Also scan what .gitignore and .ignore files exclude.
+    #[arg(long)]
+    pub no_ignore: bool,
+    /// Follow symbolic links (loops are detected and skipped).
+    #[arg(long)]
+    pub follow: bool,
+    /// Skip files larger than SIZE (like 500K, 10M, 1G); said in the summary.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_file_size: Option<u64>,
+    /// Configuration file [default: .skguard.toml at the root of what is scanned, if present].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Worker threads [default: one per core].
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Output format, optionally to its own file: human, json, jsonl. Repeat it to write several
+    /// formats in one run; at most one goes to standard output.
+    #[arg(long = "format", value_name = "FMT[=FILE]")]
+    pub formats: Vec<String>,
+    /// Where the (single) format goes.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Which findings make the exit status 1.
+    #[arg(long, value_enum, default_value_t = FailOn::Any)]
+    pub fail_on: FailOn,
+    /// Findings whose fingerprints are listed in FILE (written by `skguard baseline`) are not
+    /// reported.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Print whole keys (human, json and jsonl only). Keys are redacted by default.
+    #[arg(long)]
+    pub show_secret: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Any finding.
+    Any,
+    /// Findings of live keys.
+    Live,
+    /// Never: report only.
+    None,
+}
+
+impl FailOn {
+    fn fails(self, finding: &Finding) -> bool {
+        match self {
+            FailOn::Any => true,
+            FailOn::Live => finding.kind == "live",
+            FailOn::None => false,
+        }
+    }
+}
+
+/// Findings after suppression, with the summary of how they were found.
+pub struct Collected {
+    pub rules: RuleSet,
+    pub findings: Vec<Finding>,
+    pub summary: Summary,
+}
+
+impl Collected {
+    pub fn status(&self, fails: impl Fn(&Finding) -> bool) -> Status {
+        if self.summary.unreadable > 0 {
+            Status::Incomplete
+        } else if self.findings.iter().any(fails) {
+            Status::Findings
+        } else {
+            Status::Clean
+        }
+    }
+}
+
+/// Scans `target` and applies inline markers, the configuration's allowlist and `baseline`.
+/// Unreadable paths and warnings go to stderr as they are known.
+pub fn collect(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
+    let started = Instant::now();
+    let stdin = target.paths.iter().any(|p| p.as_os_str() == "-");
+    if stdin && target.paths.len() > 1 {
+        bail!("\"-\" (standard input) cannot be scanned together with other paths");
+    }
+    let config_path = match &target.config {
+        Some(path) => Some(path.clone()),
+        None => match target.paths.as_slice() {
+            [root] if root.is_dir() => Some(root.join(config::FILE_NAME)).filter(|p| p.is_file()),
+            _ => None,
+        },
+    };
+    let config = match &config_path {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let origin = config_path.as_deref().map_or_else(
+        || config::FILE_NAME.to_string(),
+        |p| p.display().to_string(),
+    );
+    let mut rules = RuleSet::builtin();
+    rules.extend(config.rules.clone(), &origin)?;
+    let allowlist = Allowlist::compile(&config.allowlist, &origin)?;
+    let baseline = baseline.map(Baseline::load).transpose()?;
+    let matcher = Matcher::new(rules);
+
+    let scan = if stdin {
+        sources::scan_reader(&matcher, "-", &mut io::stdin().lock())
+    } else {
+        let options = WalkOptions {
+            no_ignore: target.no_ignore,
+            follow: target.follow,
+            max_file_size: target.max_file_size,
+            threads: target.threads,
+        };
+        sources::scan_paths(&matcher, &target.paths, &options)
+    };
+    let FileScan {
+        hits,
+        stats,
+        unreadable,
+        warnings,
+    } = scan;
+    for warning in &warnings {
+        eprintln!("skguard: warning: {warning}");
+    }
+    for problem in &unreadable {
+        eprintln!("skguard: cannot read {}: {}", problem.path, problem.error);
+    }
+
+    let rules = matcher.rules().clone();
+    let mut suppressed = 0u64;
+    let mut found = Vec::with_capacity(hits.len());
+    for hit in hits {
+        if hit.located.allowed_inline {
+            suppressed += 1;
+            continue;
+        }
+        let c = hit.located.candidate;
+        found.push(Finding::new(
+            rules.get(c.rule),
+            c.rule,
+            hit.path,
+            hit.located.line,
+            hit.located.column,
+            c.secret,
+            c.encoding,
+        ));
+    }
+    findings::sort_and_dedup(&mut found);
+    suppressed += suppress::apply(&mut found, &allowlist, baseline.as_ref()) as u64;
+
+    let distinct: std::collections::HashSet<&str> =
+        found.iter().map(|f| f.fingerprint.as_str()).collect();
+    let summary = Summary {
+        files: stats.files,
+        bytes: stats.bytes,
+        findings: found.len() as u64,
+        distinct_keys: distinct.len() as u64,
+        suppressed,
+        skipped_too_large: stats.skipped_too_large,
+        skipped_not_regular: stats.skipped_not_regular,
+        skipped_symlinks: stats.skipped_symlinks,
+        skipped_loops: stats.skipped_loops,
+        unreadable: unreadable.len() as u64,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    };
+    Ok(Collected {
+        rules,
+        findings: found,
+        summary,
+    })
+}
+
+/// Where each requested format goes: `None` is standard output.
+fn outputs(formats: &[String], output: Option<&Path>) -> Result<Vec<(Format, Option<PathBuf>)>> {
+    let mut outputs = Vec::new();
+    for spec in formats {
+        let (name, file) = match spec.split_once('=') {
+            Some((name, file)) if !file.is_empty() => (name, Some(PathBuf::from(file))),
+            Some((name, _)) => bail!("--format {name}=: the file name is missing"),
+            None => (spec.as_str(), None),
+        };
+        let format: Format = name.parse().map_err(anyhow::Error::msg)?;
+        outputs.push((format, file));
+    }
+    if outputs.is_empty() {
+        outputs.push((Format::Human, None));
+    }
+    if let Some(file) = output {
+        let to_stdout: Vec<usize> = (0..outputs.len())
+            .filter(|&i| outputs[i].1.is_none())
+            .collect();
+        match to_stdout.as_slice() {
+            [only] => outputs[*only].1 = Some(file.to_path_buf()),
+            [] => bail!("-o/--output: every --format already names its own file"),
+            _ => bail!("-o/--output takes one format; give the others their own file with --format FMT=FILE"),
+        }
+    }
+    if outputs.iter().filter(|(_, file)| file.is_none()).count() > 1 {
+        bail!("at most one --format can go to standard output; give the others a file with --format FMT=FILE");
+    }
+    let mut files: Vec<&PathBuf> = outputs.iter().filter_map(|(_, f)| f.as_ref()).collect();
+    files.sort();
+    if files.windows(2).any(|w| w[0] == w[1]) {
+        bail!("two formats cannot be written to the same file");
+    }
+    Ok(outputs)
+}
+
+/// Writes `report` in every requested format.
+pub fn write_outputs(outputs: &[(Format, Option<PathBuf>)], report: &Report<'_>) -> Result<()> {
+    for (format, file) in outputs {
+        match file {
+            None => {
+                let stdout = io::stdout();
+                let mut out = BufWriter::new(stdout.lock());
+                report::write(
+                    *format,
+                    report,
+                    &mut out,
+                    *format == Format::Human && stdout_color(),
+                )?;
+                out.flush()?;
+            }
+            Some(path) => {
+                let file = File::create(path)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                let mut out = BufWriter::new(file);
+                report::write(*format, report, &mut out, false)
+                    .and_then(|()| out.flush())
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn run(args: ScanArgs) -> Result<Status> {
+    // Check the outputs before the scan, so a typo costs nothing.
+    let outputs = outputs(&args.formats, args.output.as_deref())?;
+    let collected = collect(&args.target, args.baseline.as_deref())?;
+    let report = Report {
+        findings: &collected.findings,
+        summary: &collected.summary,
+        rules: &collected.rules,
+        show_secret: args.show_secret,
+    };
+    write_outputs(&outputs, &report)?;
+    Ok(collected.status(|f| args.fail_on.fails(f)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn formats_go_to_stdout_or_their_own_files() {
+        let o = outputs(&[], None).unwrap();
+        assert_eq!(o, vec![(Format::Human, None)]);
+        let o = outputs(&strings(&["json=a.json", "human"]), None).unwrap();
+        assert_eq!(
+            o,
+            vec![(Format::Json, Some("a.json".into())), (Format::Human, None)]
+        );
+        let o = outputs(&strings(&["jsonl"]), Some(Path::new("x"))).unwrap();
+        assert_eq!(o, vec![(Format::Jsonl, Some("x".into()))]);
+        assert!(outputs(&strings(&["json", "human"]), None).is_err());
+        assert!(outputs(&strings(&["json=a", "jsonl=a"]), None).is_err());
+        assert!(outputs(&strings(&["xml"]), None).is_err());
+        assert!(outputs(&strings(&["json="]), None).is_err());
+    }
+}

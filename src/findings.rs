@@ -1,0 +1,268 @@
+//! Findings: a key, where it was found, and what became of it.
+//!
+//! The key itself lives in [`Secret`], whose `Debug` and `Display` print only the redacted form, so
+//! no log line, error message or panic can show a whole key by accident. Only
+//! [`Secret::expose`] gives the key out, and the callers of it are few and deliberate: the API
+//! client's `Authorization` header and `--show-secret`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::rules::Rule;
+
+/// A secret key. Compared, hashed and ordered by its text; printed only redacted.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Secret {
+    key: String,
+    /// Length of the rule's literal prefix (`sk_live_`): shown whole in the redacted form.
+    prefix_len: usize,
+}
+
+impl Secret {
+    pub fn new(key: String, prefix_len: usize) -> Secret {
+        let prefix_len = prefix_len.min(key.len());
+        Secret { key, prefix_len }
+    }
+
+    /// The whole key. Call it only to send the key to its own API or for `--show-secret`.
+    pub fn expose(&self) -> &str {
+        &self.key
+    }
+
+    /// `sha256:` and the hex SHA-256 of the key.
+    pub fn fingerprint(&self) -> String {
+        fingerprint(self.key.as_bytes())
+    }
+
+    /// The prefix, then at most a quarter of the body (and never more than 8 of its characters):
+    /// up to 4 first and 4 last characters, fewer for short keys.
+    pub fn redacted(&self) -> String {
+        let (prefix, body) = self.key.split_at(self.prefix_len);
+        let chars: Vec<char> = body.chars().collect();
+        let shown = (chars.len() / 4).min(8);
+        let head = shown.div_ceil(2);
+        let tail = shown / 2;
+        let first: String = chars[..head].iter().collect();
+        let last: String = chars[chars.len() - tail..].iter().collect();
+        format!("{prefix}{first}…{last}")
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret({})", self.redacted())
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// `sha256:` and the hex SHA-256 of `bytes`.
+pub fn fingerprint(bytes: &[u8]) -> String {
+    format!("sha256:{:x}", Sha256::digest(bytes))
+}
+
+/// Whether `s` has the shape of a fingerprint (`sha256:` and 64 lowercase hex digits).
+pub fn is_fingerprint(s: &str) -> bool {
+    s.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// How the key was stored where it was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    Raw,
+    Escape,
+    Percent,
+    Base64,
+    Utf16,
+}
+
+impl Encoding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Raw => "raw",
+            Encoding::Escape => "escape",
+            Encoding::Percent => "percent",
+            Encoding::Base64 => "base64",
+            Encoding::Utf16 => "utf16",
+        }
+    }
+}
+
+/// What the key-management API said of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationStatus {
+    /// The key authenticates and lists the account's keys.
+    Active,
+    /// Never valid, or already revoked.
+    Invalid,
+    /// The key authenticates but may not list keys.
+    Restricted,
+    /// No trustworthy answer (network fault, rate limit, malformed answer).
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    pub status: VerificationStatus,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationStatus {
+    Revoked,
+    AlreadyRevoked,
+    Ambiguous,
+    Failed,
+    DryRun,
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    pub status: RevocationStatus,
+    pub key_id: Option<String>,
+    pub detail: String,
+}
+
+/// One occurrence of a key.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub rule: String,
+    pub kind: String,
+    /// Relative to the scanned root, `/` separators.
+    pub path: String,
+    /// 1-based.
+    pub line: u64,
+    /// 1-based, in Unicode scalar values.
+    pub column: u64,
+    pub commit: Option<String>,
+    pub author: Option<String>,
+    pub date: Option<String>,
+    pub fingerprint: String,
+    pub encoding: Encoding,
+    pub redacted: String,
+    pub verification: Option<Verification>,
+    pub revocation: Option<Revocation>,
+    #[serde(skip)]
+    pub secret: Secret,
+    /// Index of the rule in the rule set in force.
+    #[serde(skip)]
+    pub rule_index: usize,
+}
+
+impl Finding {
+    /// A finding of `rule` at a place in a file (not in a commit).
+    pub fn new(
+        rule: &Rule,
+        rule_index: usize,
+        path: String,
+        line: u64,
+        column: u64,
+        secret: Secret,
+        encoding: Encoding,
+    ) -> Finding {
+        Finding {
+            rule: rule.id().to_string(),
+            kind: rule.kind().to_string(),
+            path,
+            line,
+            column,
+            commit: None,
+            author: None,
+            date: None,
+            fingerprint: secret.fingerprint(),
+            encoding,
+            redacted: secret.redacted(),
+            verification: None,
+            revocation: None,
+            secret,
+            rule_index,
+        }
+    }
+
+    /// Sort order of reports: path, line, column; then rule and key so that equal places are stable.
+    pub fn sort_key(&self) -> (&str, u64, u64, &str, &str, Option<&str>) {
+        (
+            &self.path,
+            self.line,
+            self.column,
+            &self.rule,
+            &self.fingerprint,
+            self.commit.as_deref(),
+        )
+    }
+}
+
+/// Sorts findings by path, line, column, and removes a key reported twice at one place (found raw
+/// and through a decoder, say): the plainest encoding is kept.
+pub fn sort_and_dedup(findings: &mut Vec<Finding>) {
+    findings.sort_by(|a, b| {
+        a.sort_key()
+            .cmp(&b.sort_key())
+            .then(a.encoding.cmp(&b.encoding))
+    });
+    findings.dedup_by(|later, earlier| later.sort_key() == earlier.sort_key());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret(body: &str) -> Secret {
+        Secret::new(format!("sk_live_{body}"), 8)
+    }
+
+    #[test]
+    fn redaction_shows_at_most_a_quarter_and_eight_characters() {
+        assert_eq!(
+            secret("4eC39HqLyjWDarjtT1zdp7dcXXXXXXXX").redacted(),
+            "sk_live_4eC3…XXXX"
+        );
+        assert_eq!(
+            secret("4eC39HqLyjWDarjtT1zdp7dc").redacted(),
+            "sk_live_4eC…7dc"
+        );
+        assert_eq!(secret("a1B2c3D4e5").redacted(), "sk_live_a…5");
+        assert_eq!(secret("a1B2c3D4e5f6g").redacted(), "sk_live_a1…g");
+        assert_eq!(secret("a1B2c3D4e5f6g7h").redacted(), "sk_live_a1…h");
+        let long = "Z".repeat(247);
+        assert_eq!(secret(&long).redacted(), format!("sk_live_ZZZZ…ZZZZ"));
+    }
+
+    #[test]
+    fn debug_and_display_never_show_the_key() {
+        let s = secret("Zt7Kq2Wm9Rb4Xv8Lp3Nc6Hd1");
+        for shown in [format!("{s:?}"), format!("{s}"), format!("{:?}", Some(&s))] {
+            assert!(!shown.contains(s.expose()), "{shown}");
+            assert!(shown.contains("sk_live_Zt7…Hd1"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn fingerprint_is_sha256_of_the_key() {
+        // sha256("abc"), a published test vector.
+        assert_eq!(
+            fingerprint(b"abc"),
+            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let s = secret("Zt7Kq2Wm9Rb4Xv8Lp3Nc6Hd1");
+        assert_eq!(s.fingerprint(), fingerprint(s.expose().as_bytes()));
+        assert!(is_fingerprint(&s.fingerprint()));
+        assert!(!is_fingerprint("sha256:abc"));
+        assert!(!is_fingerprint(&s.fingerprint().to_uppercase()));
+    }
+}

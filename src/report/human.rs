@@ -1,0 +1,242 @@
+//! The report a person reads: findings grouped by file, then what was scanned, then what to do.
+
+use std::collections::BTreeSet;
+use std::io::{self, Write};
+
+use anstyle::{AnsiColor, Style};
+
+use super::Report;
+use crate::findings::Encoding;
+
+struct Palette {
+    path: Style,
+    live: Style,
+    test: Style,
+    dim: Style,
+    bad: Style,
+    good: Style,
+    heading: Style,
+}
+
+impl Palette {
+    fn new(color: bool) -> Palette {
+        if !color {
+            let plain = Style::new();
+            return Palette {
+                path: plain,
+                live: plain,
+                test: plain,
+                dim: plain,
+                bad: plain,
+                good: plain,
+                heading: plain,
+            };
+        }
+        Palette {
+            path: Style::new().bold().underline(),
+            live: AnsiColor::Red.on_default().bold(),
+            test: AnsiColor::Yellow.on_default(),
+            dim: Style::new().dimmed(),
+            bad: AnsiColor::Red.on_default().bold(),
+            good: AnsiColor::Green.on_default().bold(),
+            heading: Style::new().bold(),
+        }
+    }
+}
+
+pub(super) fn write(report: &Report<'_>, out: &mut dyn Write, color: bool) -> io::Result<()> {
+    let p = Palette::new(color);
+    let mut current: Option<&str> = None;
+    for f in report.findings {
+        if current != Some(f.path.as_str()) {
+            if current.is_some() {
+                writeln!(out)?;
+            }
+            writeln!(
+                out,
+                "{}{}{}",
+                p.path.render(),
+                quote_path(&f.path),
+                p.path.render_reset()
+            )?;
+            current = Some(&f.path);
+        }
+        let kind_style = if f.kind == "live" { p.live } else { p.test };
+        let key = if report.show_secret {
+            f.secret.expose().to_string()
+        } else {
+            f.redacted.clone()
+        };
+        let encoding = match f.encoding {
+            Encoding::Raw => String::new(),
+            other => format!(
+                " {}({} encoded){}",
+                p.dim.render(),
+                other.as_str(),
+                p.dim.render_reset()
+            ),
+        };
+        writeln!(
+            out,
+            "  {:<9} {}{:<4}{} {}  {}{}{}{}",
+            format!("{}:{}", f.line, f.column),
+            kind_style.render(),
+            f.kind,
+            kind_style.render_reset(),
+            key,
+            p.dim.render(),
+            f.rule,
+            p.dim.render_reset(),
+            encoding,
+        )?;
+    }
+    if !report.findings.is_empty() {
+        writeln!(out)?;
+    }
+    summary(report, out, &p)?;
+    if !report.findings.is_empty() {
+        advice(report, out, &p)?;
+    }
+    Ok(())
+}
+
+fn summary(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<()> {
+    let s = report.summary;
+    let scanned = format!(
+        "{} {}, {} scanned in {:.2} s",
+        s.files,
+        plural(s.files, "file", "files"),
+        human_bytes(s.bytes),
+        s.elapsed_ms as f64 / 1000.0
+    );
+    if report.findings.is_empty() {
+        writeln!(
+            out,
+            "{}✓ No keys found{} · {scanned}",
+            p.good.render(),
+            p.good.render_reset()
+        )?;
+    } else {
+        let live = report.findings.iter().filter(|f| f.kind == "live").count();
+        let files: BTreeSet<&str> = report.findings.iter().map(|f| f.path.as_str()).collect();
+        writeln!(
+            out,
+            "{}✗ {} {} found{} ({} live, {} other; {} distinct {}) in {} {} · {scanned}",
+            p.bad.render(),
+            report.findings.len(),
+            plural(report.findings.len() as u64, "key", "keys"),
+            p.bad.render_reset(),
+            live,
+            report.findings.len() - live,
+            s.distinct_keys,
+            plural(s.distinct_keys, "key", "keys"),
+            files.len(),
+            plural(files.len() as u64, "file", "files"),
+        )?;
+    }
+    let mut notes = Vec::new();
+    if s.suppressed > 0 {
+        notes.push(format!(
+            "{} suppressed (inline markers, allowlist, baseline)",
+            s.suppressed
+        ));
+    }
+    if s.skipped_too_large > 0 {
+        notes.push(format!(
+            "{} larger than --max-file-size skipped",
+            s.skipped_too_large
+        ));
+    }
+    if s.skipped_not_regular > 0 {
+        notes.push(format!(
+            "{} special {} (FIFO, socket, device) skipped",
+            s.skipped_not_regular,
+            plural(s.skipped_not_regular, "file", "files")
+        ));
+    }
+    if s.skipped_symlinks > 0 {
+        notes.push(format!(
+            "{} symbolic {} not followed (--follow follows them)",
+            s.skipped_symlinks,
+            plural(s.skipped_symlinks, "link", "links")
+        ));
+    }
+    if s.skipped_loops > 0 {
+        notes.push(format!(
+            "{} link {} skipped",
+            s.skipped_loops,
+            plural(s.skipped_loops, "loop", "loops")
+        ));
+    }
+    for note in notes {
+        writeln!(out, "  {}{note}{}", p.dim.render(), p.dim.render_reset())?;
+    }
+    if s.unreadable > 0 {
+        writeln!(
+            out,
+            "{}! {} {} could not be read (listed on stderr): this answer is incomplete{}",
+            p.bad.render(),
+            s.unreadable,
+            plural(s.unreadable, "path", "paths"),
+            p.bad.render_reset()
+        )?;
+    }
+    Ok(())
+}
+
+fn advice(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<()> {
+    let used: BTreeSet<usize> = report.findings.iter().map(|f| f.rule_index).collect();
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{}What to do now{}",
+        p.heading.render(),
+        p.heading.render_reset()
+    )?;
+    for index in used {
+        let rule = report.rules.get(index);
+        writeln!(out, "  {} ({}):", rule.spec.name, rule.id())?;
+        for line in rule.spec.remediation.trim().lines() {
+            writeln!(out, "    {line}")?;
+        }
+    }
+    writeln!(
+        out,
+        "  {}Not a real key? Add `skguard:allow` to its line, or its fingerprint (--format json) to [allowlist] \
+         fingerprints in .skguard.toml; `skguard baseline` accepts today's findings as known.{}",
+        p.dim.render(),
+        p.dim.render_reset()
+    )
+}
+
+fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 {
+        one
+    } else {
+        many
+    }
+}
+
+/// A path as a person can read and copy it: quoted when it holds control characters or quotes.
+fn quote_path(path: &str) -> String {
+    if path.chars().any(|c| c.is_control() || c == '"') {
+        format!("{path:?}")
+    } else {
+        path.to_string()
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

@@ -1,0 +1,116 @@
+//! Reports: the same findings and summary, written as `human`, `json` or `jsonl`.
+//!
+//! Keys are written whole only with `show_secret`, and only by these formats; everywhere else a
+//! finding carries its redacted form and fingerprint.
+
+mod human;
+
+use std::io::{self, Write};
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::findings::Finding;
+use crate::rules::RuleSet;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
+    Jsonl,
+}
+
+impl FromStr for Format {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Format, String> {
+        match s {
+            "human" => Ok(Format::Human),
+            "json" => Ok(Format::Json),
+            "jsonl" => Ok(Format::Jsonl),
+            other => Err(format!(
+                "unknown format {other:?} (expected human, json or jsonl)"
+            )),
+        }
+    }
+}
+
+/// What was scanned, skipped and suppressed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub files: u64,
+    pub bytes: u64,
+    pub findings: u64,
+    pub distinct_keys: u64,
+    pub suppressed: u64,
+    pub skipped_too_large: u64,
+    pub skipped_not_regular: u64,
+    pub skipped_symlinks: u64,
+    pub skipped_loops: u64,
+    /// Things it was asked to scan and could not read: the answer is incomplete.
+    pub unreadable: u64,
+    pub elapsed_ms: u64,
+}
+
+/// Everything a format writes.
+pub struct Report<'a> {
+    pub findings: &'a [Finding],
+    pub summary: &'a Summary,
+    pub rules: &'a RuleSet,
+    pub show_secret: bool,
+}
+
+#[derive(Serialize)]
+struct FindingOut<'a> {
+    #[serde(flatten)]
+    finding: &'a Finding,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<&'a str>,
+}
+
+impl<'a> Report<'a> {
+    fn finding_out(&self, finding: &'a Finding) -> FindingOut<'a> {
+        FindingOut {
+            finding,
+            secret: self.show_secret.then(|| finding.secret.expose()),
+        }
+    }
+}
+
+/// Writes `report` as `format`; colour only for `human`, and only when `color` says so.
+pub fn write(
+    format: Format,
+    report: &Report<'_>,
+    out: &mut dyn Write,
+    color: bool,
+) -> io::Result<()> {
+    match format {
+        Format::Human => human::write(report, out, color),
+        Format::Json => {
+            #[derive(Serialize)]
+            struct Document<'a> {
+                version: u32,
+                findings: Vec<FindingOut<'a>>,
+                stats: &'a Summary,
+            }
+            let doc = Document {
+                version: 1,
+                findings: report
+                    .findings
+                    .iter()
+                    .map(|f| report.finding_out(f))
+                    .collect(),
+                stats: report.summary,
+            };
+            serde_json::to_writer_pretty(&mut *out, &doc)?;
+            writeln!(out)
+        }
+        Format::Jsonl => {
+            for finding in report.findings {
+                serde_json::to_writer(&mut *out, &report.finding_out(finding))?;
+                writeln!(out)?;
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! Rules are data: `rules/*.toml` compiled into the binary as defaults, extended by `[[rules]]` in a
+//! configuration file. A rule names the literal prefixes the prefilter looks for, the pattern that
+//! confirms a key at a prefix, the placeholder patterns that make a matched body a non-finding, and
+//! its own positive and negative examples (the test suite runs every rule against them).
+//!
+//! Only built-in rules may declare a `provider`: a key is sent to the provider's key-management API
+//! only when a rule that ships with skguard found it, never because a configuration file in the
+//! scanned tree (a pull request, say) asked for it.
+
+use std::fmt;
+
+use regex::bytes::{Regex, RegexSet};
+use serde::{Deserialize, Serialize};
+
+/// The provider whose key-management API `--verify` talks to.
+pub const PROVIDER: &str = "example-api";
+
+/// The rules that ship with skguard: (file name, TOML text).
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("rules/sk_live.toml", include_str!("../rules/sk_live.toml")),
+    ("rules/sk_test.toml", include_str!("../rules/sk_test.toml")),
+];
+
+/// The longest key any rule may match, so that overlapping chunks can never cut a key in two.
+pub const MAX_KEY_LEN: usize = 1024;
+
+/// A rule as written in TOML.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    pub id: String,
+    /// What the finding's `kind` says: `live`, `test`, or for a user's rule whatever it declares
+    /// (its id when it declares nothing).
+    #[serde(default)]
+    pub kind: Option<String>,
+    pub name: String,
+    pub description: String,
+    #[serde(default)]
+    pub provider: Option<String>,
+    pub severity: Severity,
+    pub prefixes: Vec<String>,
+    pub pattern: String,
+    pub remediation: String,
+    #[serde(default)]
+    pub placeholders: Vec<String>,
+    #[serde(default)]
+    pub examples: Vec<String>,
+    #[serde(default)]
+    pub negative_examples: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Critical,
+    High,
+    Medium,
+    Low,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Low => "low",
+        }
+    }
+}
+
+/// Where a rule came from: shipped with skguard or added by a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Builtin(&'static str),
+    Config(String),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Builtin(file) => write!(f, "built-in ({file})"),
+            Origin::Config(file) => write!(f, "{file}"),
+        }
+    }
+}
+
+/// A compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub spec: RuleSpec,
+    pub origin: Origin,
+    /// The pattern, anchored: it is only ever run at a prefilter hit.
+    anchored: Regex,
+    placeholders: RegexSet,
+    /// The longest text the pattern can match.
+    pub max_len: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+impl Rule {
+    pub fn compile(spec: RuleSpec, origin: Origin) -> Result<Rule, RuleError> {
+        let fail = |message: String| RuleError::Invalid {
+            origin: format!("{origin}: rule {:?}", spec.id),
+            message,
+        };
+        if spec.id.is_empty()
+            || !spec
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(fail(
+                "id must be non-empty and made of letters, digits, '_' and '-'".into(),
+            ));
+        }
+        if let (Some(provider), Origin::Config(_)) = (&spec.provider, &origin) {
+            return Err(fail(format!(
+                "provider = {provider:?} is not allowed in a configuration file: only skguard's built-in rules \
+                 send keys to a provider's API"
+            )));
+        }
+        if spec.prefixes.is_empty() || spec.prefixes.iter().any(|p| p.len() < 3) {
+            return Err(fail(
+                "prefixes must list at least one literal of 3 or more bytes".into(),
+            ));
+        }
+        let hir = regex_syntax::Parser::new()
+            .parse(&spec.pattern)
+            .map_err(|e| fail(format!("pattern: {e}")))?;
+        let max_len = match hir.properties().maximum_len() {
+            Some(n) if n <= MAX_KEY_LEN => n,
+            _ => {
+                return Err(fail(format!(
+                    "pattern must match at most {MAX_KEY_LEN} bytes (use bounded repetition)"
+                )))
+            }
+        };
+        let anchored = Regex::new(&format!("^(?:{})", spec.pattern))
+            .map_err(|e| fail(format!("pattern: {e}")))?;
+        // The prefilter only looks for keys at the prefixes, so every match must begin with one.
+        let starts = regex_syntax::hir::literal::Extractor::new().extract(&hir);
+        let covered = starts.literals().is_some_and(|lits| {
+            !lits.is_empty()
+                && lits.iter().all(|lit| {
+                    spec.prefixes
+                        .iter()
+                        .any(|p| lit.as_bytes().starts_with(p.as_bytes()))
+                })
+        });
+        if !covered {
+            return Err(fail(format!(
+                "pattern must start with one of the prefixes {:?}",
+                spec.prefixes
+            )));
+        }
+        let placeholders =
+            RegexSet::new(&spec.placeholders).map_err(|e| fail(format!("placeholders: {e}")))?;
+        Ok(Rule {
+            spec,
+            origin,
+            anchored,
+            placeholders,
+            max_len,
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.spec.id
+    }
+
+    pub fn kind(&self) -> &str {
+        self.spec.kind.as_deref().unwrap_or(&self.spec.id)
+    }
+
+    /// Whether keys of this rule may be sent to the provider's key-management API.
+    pub fn verifiable(&self) -> bool {
+        matches!(self.origin, Origin::Builtin(_)) && self.spec.provider.as_deref() == Some(PROVIDER)
+    }
+
+    /// The length of the key that starts at `text[0]`, if the pattern matches there and the key is
+    /// not followed by more of its body (a key is the *longest* run, so a longer run is no key).
+    pub fn confirm(&self, text: &[u8], prefix_len: usize) -> Option<usize> {
+        let window = &text[..text.len().min(self.max_len + 1)];
+        let end = self.anchored.find(window)?.end();
+        if text.get(end).is_some_and(u8::is_ascii_alphanumeric) {
+            return None;
+        }
+        if self.placeholders.is_match(&text[prefix_len.min(end)..end]) {
+            return None;
+        }
+        Some(end)
+    }
+}
+
+/// The rules in force.
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+}
+
+impl RuleSet {
+    /// The built-in rules. They are checked by the test suite, so failing to compile is a bug.
+    pub fn builtin() -> RuleSet {
+        let rules = BUILTIN
+            .iter()
+            .map(|(file, text)| {
+                let spec: RuleSpec =
+                    toml::from_str(text).unwrap_or_else(|e| panic!("built-in rule {file}: {e}"));
+                Rule::compile(spec, Origin::Builtin(file))
+                    .unwrap_or_else(|e| panic!("built-in rule: {e}"))
+            })
+            .collect();
+        RuleSet { rules }
+    }
+
+    /// Adds a configuration file's rules; ids must be unique.
+    pub fn extend(&mut self, specs: Vec<RuleSpec>, origin: &str) -> Result<(), RuleError> {
+        for spec in specs {
+            if self.rules.iter().any(|r| r.id() == spec.id) {
+                return Err(RuleError::Invalid {
+                    origin: origin.to_string(),
+                    message: format!("rule id {:?} is already defined", spec.id),
+                });
+            }
+            self.rules
+                .push(Rule::compile(spec, Origin::Config(origin.to_string()))?);
+        }
+        Ok(())
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn get(&self, index: usize) -> &Rule {
+        &self.rules[index]
+    }
+
+    pub fn by_id(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id() == id)
+    }
+
+    /// The longest key any rule can match.
+    pub fn max_key_len(&self) -> usize {
+        self.rules.iter().map(|r| r.max_len).max().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_rules_compile_and_are_verifiable() {
+        let set = RuleSet::builtin();
+        assert_eq!(set.rules().len(), 2);
+        assert!(set.rules().iter().all(Rule::verifiable));
+        assert_eq!(set.by_id("sk_live").unwrap().kind(), "live");
+        assert_eq!(set.by_id("sk_test").unwrap().kind(), "test");
+        assert_eq!(set.max_key_len(), 8 + 247);
+    }
+
+    #[test]
+    fn every_rule_file_is_compiled_in() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| format!("rules/{}", e.unwrap().file_name().to_string_lossy()))
+            .filter(|n| n.ends_with(".toml"))
+            .collect();
+        on_disk.sort();
+        let mut built_in: Vec<String> = BUILTIN.iter().map(|(f, _)| f.to_string()).collect();
+        built_in.sort();
+        assert_eq!(
+            on_disk, built_in,
+            "every rules/*.toml must be listed in rules::BUILTIN"
+        );
+    }
+
+    fn user_spec(id: &str, pattern: &str) -> RuleSpec {
+        RuleSpec {
+            id: id.into(),
+            kind: None,
+            name: "n".into(),
+            description: "d".into(),
+            provider: None,
+            severity: Severity::High,
+            prefixes: vec!["acme_".into()],
+            pattern: pattern.into(),
+            remediation: "r".into(),
+            placeholders: vec![],
+            examples: vec![],
+            negative_examples: vec![],
+        }
+    }
+
+    #[test]
+    fn config_rules_cannot_declare_the_provider() {
+        let mut set = RuleSet::builtin();
+        let mut spec = user_spec("acme", "acme_[a-z0-9]{20}");
+        spec.provider = Some(PROVIDER.into());
+        let err = set
+            .extend(vec![spec], ".skguard.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not allowed in a configuration file"), "{err}");
+    }
+
+    #[test]
+    fn config_rules_must_be_bounded_unique_and_start_with_their_prefix() {
+        let mut set = RuleSet::builtin();
+        let err = set
+            .extend(vec![user_spec("acme", "acme_[a-z0-9]+")], "c")
+            .unwrap_err();
+        assert!(err.to_string().contains("at most"), "{err}");
+        let err = set
+            .extend(vec![user_spec("sk_live", "acme_[a-z]{4}")], "c")
+            .unwrap_err();
+        assert!(err.to_string().contains("already defined"), "{err}");
+        let err = set
+            .extend(vec![user_spec("acme", "[a-z]{4}")], "c")
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("must start with one of the prefixes"),
+            "{err}"
+        );
+        set.extend(vec![user_spec("acme", "acme_[a-z0-9]{20}")], "c")
+            .unwrap();
+        let acme = set.by_id("acme").unwrap();
+        assert_eq!(acme.kind(), "acme");
+        assert!(!acme.verifiable());
+    }
+
+    #[test]
+    fn confirm_takes_the_longest_run_only() {
+        let set = RuleSet::builtin();
+        let live = set.by_id("sk_live").unwrap();
+        let body = "Ab3De6Gh9Jk2";
+        assert_eq!(
+            live.confirm(format!("sk_live_{body}\"").as_bytes(), 8),
+            Some(8 + body.len())
+        );
+        assert_eq!(
+            live.confirm(format!("sk_live_{body}_x").as_bytes(), 8),
+            Some(8 + body.len())
+        );
+        let long = "a".repeat(100) + &"B1".repeat(100);
+        assert_eq!(live.confirm(format!("sk_live_{long}").as_bytes(), 8), None);
+        let max = "Ab3".repeat(82) + "z";
+        assert_eq!(max.len(), 247);
+        assert_eq!(
+            live.confirm(format!("sk_live_{max}").as_bytes(), 8),
+            Some(255)
+        );
+    }
+}

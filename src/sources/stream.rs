@@ -1,0 +1,314 @@
+//! Scanning one stream of bytes (a file, standard input, a blob) in bounded memory.
+//!
+//! The stream is read in chunks into one reusable buffer. Consecutive chunks overlap: a chunk keeps
+//! [`CONTEXT_BEFORE`] bytes of the previous one in front and leaves the matcher's context after it
+//! for the next one, so no key, and no byte a decoder looks at around a key, is ever cut. Each
+//! candidate belongs to the one chunk whose kept range holds its offset. Reads, never memory maps:
+//! a file truncated while it is read ends the stream early instead of killing the process.
+
+use std::io::{self, Read};
+
+use memchr::{memchr, memmem, memrchr};
+
+use crate::findings::Encoding;
+use crate::matching::{Candidate, Matcher, CONTEXT_BEFORE};
+
+/// Bytes read at once (the buffer also holds the matcher's context after them).
+pub const CHUNK: usize = 256 * 1024;
+
+/// Markers that suppress a finding on their line. `gitleaks:allow` and `pragma: allowlist secret`
+/// (detect-secrets) work too, for people who come from those tools.
+pub const INLINE_MARKERS: [&str; 3] = [
+    "skguard:allow",
+    "gitleaks:allow",
+    "pragma: allowlist secret",
+];
+
+/// A candidate with its place in the stream.
+#[derive(Debug, Clone)]
+pub struct Located {
+    /// 1-based.
+    pub line: u64,
+    /// 1-based, in Unicode scalar values (UTF-16 code units for UTF-16 text).
+    pub column: u64,
+    pub candidate: Candidate,
+    /// The line carries an inline allow marker.
+    pub allowed_inline: bool,
+}
+
+/// Scans streams with one reusable buffer; one per thread.
+pub struct StreamScanner<'m> {
+    matcher: &'m Matcher,
+    buf: Vec<u8>,
+    candidates: Vec<Candidate>,
+    markers: Vec<memmem::Finder<'static>>,
+}
+
+impl<'m> StreamScanner<'m> {
+    pub fn new(matcher: &'m Matcher) -> StreamScanner<'m> {
+        StreamScanner {
+            matcher,
+            buf: vec![0; CHUNK + matcher.context_after()],
+            candidates: Vec::new(),
+            markers: INLINE_MARKERS
+                .iter()
+                .map(|m| memmem::Finder::new(m.as_bytes()))
+                .collect(),
+        }
+    }
+
+    /// Scans `reader` to its end, appending what it finds to `out`; returns the bytes read.
+    pub fn scan(&mut self, reader: &mut dyn Read, out: &mut Vec<Located>) -> io::Result<u64> {
+        let after = self.matcher.context_after();
+        let mut filled = 0;
+        let mut base = 0u64;
+        let mut keep_from = 0;
+        let mut total = 0u64;
+        let mut cursor = LineCursor::default();
+        let mut utf16_bom = false;
+        loop {
+            let before_fill = filled;
+            let eof = fill(reader, &mut self.buf, &mut filled)?;
+            total += (filled - before_fill) as u64;
+            if base == 0 {
+                utf16_bom = self.buf[..filled].starts_with(&[0xff, 0xfe])
+                    || self.buf[..filled].starts_with(&[0xfe, 0xff]);
+            }
+            let keep_to = if eof { filled } else { filled - after };
+            let buf = &self.buf[..filled];
+            self.candidates.clear();
+            self.matcher
+                .find(buf, base, keep_from..keep_to, &mut self.candidates);
+            self.candidates.sort_by_key(|c| c.offset);
+            for candidate in self.candidates.drain(..) {
+                cursor.advance(buf, base, candidate.offset);
+                let column = if candidate.encoding == Encoding::Utf16 {
+                    cursor.utf16_column(base + candidate.offset as u64, utf16_bom)
+                } else {
+                    cursor.column()
+                };
+                let allowed_inline = {
+                    let start = memrchr(b'\n', &buf[..candidate.offset]).map_or(0, |i| i + 1);
+                    let end = memchr(b'\n', &buf[candidate.offset..])
+                        .map_or(filled, |i| candidate.offset + i);
+                    self.markers
+                        .iter()
+                        .any(|m| m.find(&buf[start..end]).is_some())
+                };
+                out.push(Located {
+                    line: cursor.line,
+                    column,
+                    candidate,
+                    allowed_inline,
+                });
+            }
+            if eof {
+                return Ok(total);
+            }
+            let next = keep_to - CONTEXT_BEFORE;
+            cursor.advance(buf, base, next);
+            self.buf.copy_within(next..filled, 0);
+            filled -= next;
+            base += next as u64;
+            keep_from = CONTEXT_BEFORE;
+        }
+    }
+}
+
+/// Fills `buf[*filled..]`; true at the end of the stream.
+fn fill(reader: &mut dyn Read, buf: &mut [u8], filled: &mut usize) -> io::Result<bool> {
+    while *filled < buf.len() {
+        match reader.read(&mut buf[*filled..]) {
+            Ok(0) => return Ok(true),
+            Ok(n) => *filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
+}
+
+/// Line and column of a position that only moves forward through the stream.
+#[derive(Debug)]
+struct LineCursor {
+    /// Absolute offset the cursor is at.
+    at: u64,
+    line: u64,
+    line_start: u64,
+    /// Characters from the start of the line to `at`.
+    chars: u64,
+}
+
+impl Default for LineCursor {
+    fn default() -> Self {
+        LineCursor {
+            at: 0,
+            line: 1,
+            line_start: 0,
+            chars: 0,
+        }
+    }
+}
+
+impl LineCursor {
+    /// Moves to `buf[to]`, where `buf` starts at absolute offset `base` (and at or before the cursor).
+    fn advance(&mut self, buf: &[u8], base: u64, to: usize) {
+        let to_abs = base + to as u64;
+        if to_abs <= self.at {
+            return;
+        }
+        let from = (self.at - base) as usize;
+        let span = &buf[from..to];
+        match memrchr(b'\n', span) {
+            Some(last) => {
+                self.line += span.iter().filter(|&&b| b == b'\n').count() as u64;
+                self.line_start = base + (from + last + 1) as u64;
+                self.chars = count_chars(&span[last + 1..]);
+            }
+            None => self.chars += count_chars(span),
+        }
+        self.at = to_abs;
+    }
+
+    fn column(&self) -> u64 {
+        self.chars + 1
+    }
+
+    /// The column of the UTF-16 code unit at `offset`: lines of UTF-16 text start after the `\n`
+    /// unit, whose zero byte follows the newline byte in little-endian text, and a byte-order mark
+    /// is not a column.
+    fn utf16_column(&self, offset: u64, bom: bool) -> u64 {
+        let first_unit = match self.line_start {
+            0 if bom => 2,
+            start => start + start % 2,
+        };
+        offset.saturating_sub(first_unit) / 2 + 1
+    }
+}
+
+/// Unicode scalar values in `bytes`, counting each byte that does not continue a UTF-8 sequence
+/// (an invalid byte counts as one character, as a replacement character would).
+fn count_chars(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| (b as i8) >= -0x40).count() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::RuleSet;
+
+    fn key(n: usize) -> String {
+        format!("sk_live_Zt7Kq2Wm9Rb4Xv8Lp3N{n:05}")
+    }
+
+    fn scan(bytes: &[u8]) -> Vec<(u64, u64, String, bool)> {
+        let matcher = Matcher::new(RuleSet::builtin());
+        let mut scanner = StreamScanner::new(&matcher);
+        let mut out = Vec::new();
+        let read = scanner.scan(&mut &bytes[..], &mut out).unwrap();
+        assert_eq!(read, bytes.len() as u64);
+        out.into_iter()
+            .map(|l| {
+                (
+                    l.line,
+                    l.column,
+                    l.candidate.secret.expose().to_string(),
+                    l.allowed_inline,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lines_and_columns_for_crlf_multibyte_and_no_trailing_newline() {
+        let k = key(1);
+        let text = format!("{k}\r\nnaïve → {k}\r\n\r\nend={k}");
+        let found = scan(text.as_bytes());
+        let places: Vec<(u64, u64)> = found.iter().map(|f| (f.0, f.1)).collect();
+        assert_eq!(places, vec![(1, 1), (2, 9), (4, 5)]);
+    }
+
+    #[test]
+    fn inline_markers_are_reported() {
+        let k = key(2);
+        let text = format!("a={k} # skguard:allow\nb={k}\nc=\"{k}\" // gitleaks:allow\nd={k} # pragma: allowlist secret\n");
+        let allowed: Vec<bool> = scan(text.as_bytes()).iter().map(|f| f.3).collect();
+        assert_eq!(allowed, vec![true, false, true, true]);
+    }
+
+    #[test]
+    fn keys_across_chunk_boundaries_are_found_once_with_right_lines() {
+        // Keys at every offset around the first chunk boundaries, in a stream of several chunks.
+        for boundary in [CHUNK, 2 * CHUNK - CONTEXT_BEFORE] {
+            for delta in [-300i64, -256, -100, -30, -1, 0, 1, 17, 255, 600] {
+                let at = (boundary as i64 + delta) as usize;
+                let mut text = vec![b'.'; 3 * CHUNK];
+                for i in (1000..at.saturating_sub(10)).step_by(1000) {
+                    text[i] = b'\n';
+                }
+                let k = key(delta.unsigned_abs() as usize);
+                text[at - 1] = b' ';
+                text[at..at + k.len()].copy_from_slice(k.as_bytes());
+                text[at + k.len()] = b' ';
+                let found = scan(&text);
+                assert_eq!(
+                    found.len(),
+                    1,
+                    "boundary {boundary} delta {delta}: {found:?}"
+                );
+                let lines = text[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+                let line_start = text[..at]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |i| i + 1);
+                assert_eq!(
+                    (found[0].0, found[0].1),
+                    (lines, (at - line_start) as u64 + 1)
+                );
+                assert_eq!(found[0].2, k);
+            }
+        }
+    }
+
+    #[test]
+    fn utf16_columns_skip_the_byte_order_mark() {
+        let k = key(3);
+        let text = format!("\u{feff}first\r\nkey: {k}\r\n");
+        let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        for bytes in [le, be] {
+            let found = scan(&bytes);
+            assert_eq!((found[0].0, found[0].1), (2, 6));
+        }
+        let first_line: Vec<u8> = format!("\u{feff}x {k}")
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        assert_eq!(scan(&first_line)[0].1, 3);
+    }
+
+    /// A reader that hands out a few bytes at a time, as pipes do.
+    struct Trickle<'a>(&'a [u8]);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.len().min(buf.len()).min(7);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn short_reads_lose_nothing() {
+        let k = key(4);
+        let text = format!("{}\n{k}\n", "x".repeat(CHUNK + 5));
+        let matcher = Matcher::new(RuleSet::builtin());
+        let mut scanner = StreamScanner::new(&matcher);
+        let mut out = Vec::new();
+        scanner
+            .scan(&mut Trickle(text.as_bytes()), &mut out)
+            .unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].line, out[0].column), (2, 1));
+    }
+}
