@@ -161,7 +161,7 @@ impl LineCursor {
         let span = &buf[from..to];
         match memrchr(b'\n', span) {
             Some(last) => {
-                self.line += span.iter().filter(|&&b| b == b'\n').count() as u64;
+                self.line += bytecount::count(span, b'\n') as u64;
                 self.line_start = base + (from + last + 1) as u64;
                 self.chars = count_chars(&span[last + 1..]);
             }
@@ -186,10 +186,10 @@ impl LineCursor {
     }
 }
 
-/// Unicode scalar values in `bytes`, counting each byte that does not continue a UTF-8 sequence
-/// (an invalid byte counts as one character, as a replacement character would).
+/// Unicode scalar values in `bytes`: each byte that does not continue a UTF-8 sequence (an invalid
+/// byte counts as one character, as a replacement character would).
 fn count_chars(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|&&b| (b as i8) >= -0x40).count() as u64
+    bytecount::num_chars(bytes) as u64
 }
 
 #[cfg(test)]
