@@ -3,6 +3,7 @@
 //! (2 wins over 1; findings are still reported).
 
 mod baseline;
+mod hook;
 mod rules;
 mod scan;
 
@@ -25,6 +26,11 @@ enum Command {
     Scan(scan::ScanArgs),
     /// Write today's findings as a baseline, to accept them as known.
     Baseline(baseline::BaselineArgs),
+    /// Install or remove the native git pre-commit hook.
+    Hook {
+        #[command(subcommand)]
+        command: hook::HookCommand,
+    },
     /// The rules in force.
     Rules {
         #[command(subcommand)]
@@ -54,6 +60,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => scan::run(args),
         Command::Baseline(args) => baseline::run(args),
+        Command::Hook { command } => hook::run(command),
         Command::Rules { command } => rules::run(command),
     };
     match result {

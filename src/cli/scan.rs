@@ -1,7 +1,7 @@
 //! `skguard scan`: find keys, suppress what is allowed, report, and say how it went.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::fs::{self, File};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -14,7 +14,8 @@ use skguard::findings::{self, Finding};
 use skguard::matching::Matcher;
 use skguard::report::{self, Format, Report, Summary};
 use skguard::rules::RuleSet;
-use skguard::sources::{self, FileScan, WalkOptions};
+use skguard::sources::progress::{Display, Progress};
+use skguard::sources::{self, git, Scan, WalkOptions};
 use skguard::suppress::{self, Allowlist, Baseline};
 
 /// What to scan and with which rules: shared by `scan` and `baseline`.
@@ -38,6 +39,39 @@ pub struct Target {
     /// Worker threads [default: one per core].
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
+    /// The repository at PATH: what is staged, keys new relative to HEAD (the pre-commit hook).
+    #[arg(long, conflicts_with_all = ["git", "range", "no_ignore", "follow", "max_file_size"])]
+    pub staged: bool,
+    /// The history of the repository at PATH: every commit reachable from any ref.
+    #[arg(long)]
+    pub git: bool,
+    /// Only the commits of B not in A (as `git rev-list A..B`); A may be the null id (a new branch).
+    #[arg(long, value_name = "A..B", conflicts_with_all = ["no_ignore", "follow"])]
+    pub range: Option<String>,
+    /// Show progress on stderr even when it is not a terminal.
+    #[arg(long)]
+    pub progress: bool,
+}
+
+impl Target {
+    fn progress(&self, what: &'static str) -> Progress {
+        let display = if std::io::stderr().is_terminal() {
+            Display::Terminal
+        } else if self.progress {
+            Display::Lines
+        } else {
+            Display::Hidden
+        };
+        Progress::start(display, what)
+    }
+
+    /// The repository folder of a git mode: the one PATH given.
+    fn repository(&self) -> Result<&Path> {
+        match self.paths.as_slice() {
+            [path] if path.as_os_str() != "-" => Ok(path),
+            _ => bail!("--staged, --git and --range take one PATH: the repository"),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +140,48 @@ impl Collected {
 /// Unreadable paths and warnings go to stderr as they are known.
 pub fn collect(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
     let started = Instant::now();
+    if target.git || target.range.is_some() || target.staged {
+        let mut repo = git::open(target.repository()?)?;
+        let (config, origin) = match &target.config {
+            Some(path) => (Config::load(path)?, path.display().to_string()),
+            None => git_config(&repo, target)?,
+        };
+        let (matcher, allowlist) = prepare(config, &origin)?;
+        let progress = target.progress("blobs");
+        let mut incomplete = Vec::new();
+        let scan = if target.staged {
+            git::scan_staged(&mut repo, &matcher, &progress)?
+        } else {
+            let commits = match &target.range {
+                Some(range) => {
+                    let (base, tip) = split_range(range)?;
+                    git::Commits::Range {
+                        base: base.into(),
+                        tip: tip.into(),
+                    }
+                }
+                None => git::Commits::All,
+            };
+            let (scan, resolved) = git::scan_history(&repo, &matcher, &commits, &progress)?;
+            if let Some(missing) = resolved.and_then(|r| r.missing_base) {
+                incomplete.push(format!(
+                    "the range base {missing} is not in this clone (a shallow clone, or a force push): every commit of \
+                     the range end that is here was scanned instead, so this answer may hold findings that are not new \
+                     and is incomplete. Fetch more history for an exact answer: `git fetch --deepen=100 origin`, or \
+                     `fetch-depth: 0` in actions/checkout"
+                ));
+            }
+            if repo.is_shallow() {
+                eprintln!(
+                    "skguard: note: this is a shallow clone: history is scanned as far as it goes"
+                );
+            }
+            scan
+        };
+        progress.finish();
+        return finish(matcher, allowlist, baseline, scan, incomplete, started);
+    }
+
     let stdin = target.paths.iter().any(|p| p.as_os_str() == "-");
     if stdin && target.paths.len() > 1 {
         bail!("\"-\" (standard input) cannot be scanned together with other paths");
@@ -125,12 +201,7 @@ pub fn collect(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
         || config::FILE_NAME.to_string(),
         |p| p.display().to_string(),
     );
-    let mut rules = RuleSet::builtin();
-    rules.extend(config.rules.clone(), &origin)?;
-    let allowlist = Allowlist::compile(&config.allowlist, &origin)?;
-    let baseline = baseline.map(Baseline::load).transpose()?;
-    let matcher = Matcher::new(rules);
-
+    let (matcher, allowlist) = prepare(config, &origin)?;
     let scan = if stdin {
         sources::scan_reader(&matcher, "-", &mut io::stdin().lock())
     } else {
@@ -140,9 +211,98 @@ pub fn collect(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
             max_file_size: target.max_file_size,
             threads: target.threads,
         };
-        sources::scan_paths(&matcher, &target.paths, &options)
+        let progress = target.progress("files");
+        let scan = sources::scan_paths(&matcher, &target.paths, &options, &progress);
+        progress.finish();
+        scan
     };
-    let FileScan {
+    finish(matcher, allowlist, baseline, scan, Vec::new(), started)
+}
+
+/// The configuration a git mode trusts: the index's copy for `--staged`; for `--range`, the copy in
+/// the range's base commit, so a pull request cannot allowlist its own leak (for a new branch, the
+/// remote's default branch); for `--git`, the work tree's copy, else HEAD's.
+fn git_config(repo: &git2::Repository, target: &Target) -> Result<(Config, String)> {
+    let name = config::FILE_NAME;
+    let (text, origin) = if target.staged {
+        let index = git::staged_index(repo)?;
+        (
+            git::index_file(repo, &index, name),
+            format!(":{name} (the index)"),
+        )
+    } else if let Some(range) = &target.range {
+        let (base, tip) = split_range(range)?;
+        let resolved = git::resolve_range(repo, base, tip)?;
+        let trusted = resolved.base.or_else(|| {
+            let default = repo
+                .find_reference("refs/remotes/origin/HEAD")
+                .ok()?
+                .peel_to_commit()
+                .ok()?
+                .id();
+            (default != resolved.tip).then_some(default)
+        });
+        match trusted {
+            Some(id) => (git::commit_file(repo, id, name), format!("{id}:{name}")),
+            None => (None, name.to_string()),
+        }
+    } else {
+        let on_disk = git::root(repo).join(name);
+        if on_disk.is_file() {
+            (
+                Some(
+                    fs::read(&on_disk)
+                        .with_context(|| format!("cannot read {}", on_disk.display()))?,
+                ),
+                on_disk.display().to_string(),
+            )
+        } else {
+            let head = repo
+                .head()
+                .ok()
+                .and_then(|h| h.peel_to_commit().ok())
+                .map(|c| c.id());
+            (
+                head.and_then(|id| git::commit_file(repo, id, name)),
+                format!("HEAD:{name}"),
+            )
+        }
+    };
+    let config = match text {
+        Some(text) => Config::parse(&String::from_utf8_lossy(&text), &origin)?,
+        None => Config::default(),
+    };
+    Ok((config, origin))
+}
+
+fn split_range(range: &str) -> Result<(&str, &str)> {
+    match range.split_once("..") {
+        Some((base, tip)) if !base.is_empty() && !tip.is_empty() && !tip.starts_with('.') => {
+            Ok((base, tip))
+        }
+        _ => bail!("--range {range:?}: expected A..B (two revisions)"),
+    }
+}
+
+/// The rules in force and the allowlist, from a configuration.
+fn prepare(config: Config, origin: &str) -> Result<(Matcher, Allowlist)> {
+    let mut rules = RuleSet::builtin();
+    rules.extend(config.rules, origin)?;
+    let allowlist = Allowlist::compile(&config.allowlist, origin)?;
+    Ok((Matcher::new(rules), allowlist))
+}
+
+/// From a source's hits to reported findings: inline markers, dedup and order, allowlist, baseline.
+fn finish(
+    matcher: Matcher,
+    allowlist: Allowlist,
+    baseline: Option<&Path>,
+    scan: Scan,
+    incomplete: Vec<String>,
+    started: Instant,
+) -> Result<Collected> {
+    let baseline = baseline.map(Baseline::load).transpose()?;
+    let Scan {
         hits,
         stats,
         unreadable,
@@ -154,6 +314,20 @@ pub fn collect(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
     for problem in &unreadable {
         eprintln!("skguard: cannot read {}: {}", problem.path, problem.error);
     }
+    for problem in &incomplete {
+        eprintln!("skguard: {problem}");
+    }
+    if stats.submodules > 0 {
+        eprintln!(
+            "skguard: note: {} submodule {} not entered (scan each submodule on its own)",
+            stats.submodules,
+            if stats.submodules == 1 {
+                "entry"
+            } else {
+                "entries"
+            }
+        );
+    }
 
     let rules = matcher.rules().clone();
     let mut suppressed = 0u64;
@@ -164,7 +338,7 @@ pub fn collect(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
             continue;
         }
         let c = hit.located.candidate;
-        found.push(Finding::new(
+        let mut finding = Finding::new(
             rules.get(c.rule),
             c.rule,
             hit.path,
@@ -172,7 +346,13 @@ pub fn collect(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
             hit.located.column,
             c.secret,
             c.encoding,
-        ));
+        );
+        if let Some(commit) = hit.commit {
+            finding.commit = Some(commit.id.clone());
+            finding.author = Some(commit.author.clone());
+            finding.date = Some(commit.date.clone());
+        }
+        found.push(finding);
     }
     findings::sort_and_dedup(&mut found);
     suppressed += suppress::apply(&mut found, &allowlist, baseline.as_ref()) as u64;
@@ -182,6 +362,8 @@ pub fn collect(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
     let summary = Summary {
         files: stats.files,
         bytes: stats.bytes,
+        commits: stats.commits,
+        blobs: stats.blobs,
         findings: found.len() as u64,
         distinct_keys: distinct.len() as u64,
         suppressed,
@@ -189,7 +371,8 @@ pub fn collect(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
         skipped_not_regular: stats.skipped_not_regular,
         skipped_symlinks: stats.skipped_symlinks,
         skipped_loops: stats.skipped_loops,
-        unreadable: unreadable.len() as u64,
+        submodules: stats.submodules,
+        unreadable: (unreadable.len() + incomplete.len()) as u64,
         elapsed_ms: started.elapsed().as_millis() as u64,
     };
     Ok(Collected {
@@ -272,6 +455,7 @@ pub fn run(args: ScanArgs) -> Result<Status> {
         summary: &collected.summary,
         rules: &collected.rules,
         show_secret: args.show_secret,
+        staged: args.target.staged,
     };
     write_outputs(&outputs, &report)?;
     Ok(collected.status(|f| args.fail_on.fails(f)))

@@ -76,9 +76,20 @@ pub(super) fn write(report: &Report<'_>, out: &mut dyn Write, color: bool) -> io
                 p.dim.render_reset()
             ),
         };
+        let commit = match (&f.commit, &f.author, &f.date) {
+            (Some(id), Some(author), Some(date)) => {
+                format!(
+                    "\n            {}commit {} by {author}, {date}{}",
+                    p.dim.render(),
+                    &id[..id.len().min(12)],
+                    p.dim.render_reset()
+                )
+            }
+            _ => String::new(),
+        };
         writeln!(
             out,
-            "  {:<9} {}{:<4}{} {}  {}{}{}{}",
+            "  {:<9} {}{:<4}{} {}  {}{}{}{}{commit}",
             format!("{}:{}", f.line, f.column),
             kind_style.render(),
             f.kind,
@@ -102,10 +113,19 @@ pub(super) fn write(report: &Report<'_>, out: &mut dyn Write, color: bool) -> io
 
 fn summary(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<()> {
     let s = report.summary;
+    let what = if s.commits > 0 || s.blobs > 0 {
+        format!(
+            "{} {}, {} {}",
+            s.commits,
+            plural(s.commits, "commit", "commits"),
+            s.blobs,
+            plural(s.blobs, "blob", "blobs")
+        )
+    } else {
+        format!("{} {}", s.files, plural(s.files, "file", "files"))
+    };
     let scanned = format!(
-        "{} {}, {} scanned in {:.2} s",
-        s.files,
-        plural(s.files, "file", "files"),
+        "{what}, {} scanned in {:.2} s",
         human_bytes(s.bytes),
         s.elapsed_ms as f64 / 1000.0
     );
@@ -193,6 +213,14 @@ fn advice(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<(
         p.heading.render(),
         p.heading.render_reset()
     )?;
+    if report.staged {
+        writeln!(
+            out,
+            "  This commit was blocked: the key has not left this machine yet. Take it out of the file (load it\n  \
+             from an environment variable instead), `git add` the file again and commit. Do not bypass this with\n  \
+             --no-verify: CI scans pushed commits too, and a pushed key must be rotated."
+        )?;
+    }
     for index in used {
         let rule = report.rules.get(index);
         writeln!(out, "  {} ({}):", rule.spec.name, rule.id())?;

@@ -40,6 +40,8 @@ impl FromStr for Format {
 pub struct Summary {
     pub files: u64,
     pub bytes: u64,
+    pub commits: u64,
+    pub blobs: u64,
     pub findings: u64,
     pub distinct_keys: u64,
     pub suppressed: u64,
@@ -47,6 +49,7 @@ pub struct Summary {
     pub skipped_not_regular: u64,
     pub skipped_symlinks: u64,
     pub skipped_loops: u64,
+    pub submodules: u64,
     /// Things it was asked to scan and could not read: the answer is incomplete.
     pub unreadable: u64,
     pub elapsed_ms: u64,
@@ -58,6 +61,8 @@ pub struct Report<'a> {
     pub summary: &'a Summary,
     pub rules: &'a RuleSet,
     pub show_secret: bool,
+    /// The findings are in a commit being made (`--staged`): the advice is to fix the commit.
+    pub staged: bool,
 }
 
 #[derive(Serialize)]

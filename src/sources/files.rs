@@ -14,9 +14,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use ignore::{WalkBuilder, WalkState};
-use serde::Serialize;
 
-use super::stream::{Located, StreamScanner};
+use super::progress::Progress;
+use super::stream::StreamScanner;
+use super::{Hit, Scan, Stats, Unreadable};
 use crate::matching::Matcher;
 
 /// How to walk.
@@ -27,32 +28,6 @@ pub struct WalkOptions {
     pub max_file_size: Option<u64>,
     /// 0: as many threads as cores.
     pub threads: usize,
-}
-
-/// A located candidate in a file.
-#[derive(Debug, Clone)]
-pub struct FileHit {
-    /// As reported: relative to the scanned root, `/` separators.
-    pub path: String,
-    pub located: Located,
-}
-
-/// Something the scan was asked to read and could not: the answer is incomplete.
-#[derive(Debug, Clone, Serialize)]
-pub struct Unreadable {
-    pub path: String,
-    pub error: String,
-}
-
-/// What a scan read and what it skipped on purpose.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Stats {
-    pub files: u64,
-    pub bytes: u64,
-    pub skipped_too_large: u64,
-    pub skipped_not_regular: u64,
-    pub skipped_symlinks: u64,
-    pub skipped_loops: u64,
 }
 
 #[derive(Debug, Default)]
@@ -75,18 +50,9 @@ impl Counters {
             skipped_not_regular: get(&self.not_regular),
             skipped_symlinks: get(&self.symlinks),
             skipped_loops: get(&self.loops),
+            ..Stats::default()
         }
     }
-}
-
-/// The outcome of a file scan.
-#[derive(Debug, Default)]
-pub struct FileScan {
-    pub hits: Vec<FileHit>,
-    pub stats: Stats,
-    pub unreadable: Vec<Unreadable>,
-    /// Problems that do not make the answer incomplete (an ignore file with a bad glob).
-    pub warnings: Vec<String>,
 }
 
 /// How reported paths are made from walked ones.
@@ -122,7 +88,12 @@ impl PathStyle {
 }
 
 /// Scans `roots` (files or folders) in parallel.
-pub fn scan_paths(matcher: &Matcher, roots: &[PathBuf], options: &WalkOptions) -> FileScan {
+pub fn scan_paths(
+    matcher: &Matcher,
+    roots: &[PathBuf],
+    options: &WalkOptions,
+    progress: &Progress,
+) -> Scan {
     let style = PathStyle::for_roots(roots);
     let mut builder = WalkBuilder::new(&roots[0]);
     for root in &roots[1..] {
@@ -195,10 +166,12 @@ pub fn scan_paths(matcher: &Matcher, roots: &[PathBuf], options: &WalkOptions) -
                         Ok(bytes) => {
                             counters.files.fetch_add(1, Ordering::Relaxed);
                             counters.bytes.fetch_add(bytes, Ordering::Relaxed);
+                            progress.item(bytes);
                             if !found.is_empty() {
                                 let mut hits = lock(hits);
-                                hits.extend(found.drain(..).map(|located| FileHit {
+                                hits.extend(found.drain(..).map(|located| Hit {
                                     path: shown.clone(),
+                                    commit: None,
                                     located,
                                 }));
                             }
@@ -226,7 +199,7 @@ pub fn scan_paths(matcher: &Matcher, roots: &[PathBuf], options: &WalkOptions) -
 
     let mut unreadable = unreadable.into_inner().unwrap_or_else(|e| e.into_inner());
     unreadable.sort_by(|a, b| a.path.cmp(&b.path));
-    FileScan {
+    Scan {
         hits: hits.into_inner().unwrap_or_else(|e| e.into_inner()),
         stats: counters.stats(),
         unreadable,
@@ -286,10 +259,10 @@ fn split_walk_error(err: &ignore::Error, style: &PathStyle) -> (String, String) 
 }
 
 /// Scans standard input (or any reader) as one file called `name`.
-pub fn scan_reader(matcher: &Matcher, name: &str, reader: &mut dyn io::Read) -> FileScan {
+pub fn scan_reader(matcher: &Matcher, name: &str, reader: &mut dyn io::Read) -> Scan {
     let mut scanner = StreamScanner::new(matcher);
     let mut found = Vec::new();
-    let mut scan = FileScan::default();
+    let mut scan = Scan::default();
     match scanner.scan(reader, &mut found) {
         Ok(bytes) => {
             scan.stats.files = 1;
@@ -302,8 +275,9 @@ pub fn scan_reader(matcher: &Matcher, name: &str, reader: &mut dyn io::Read) -> 
     }
     scan.hits = found
         .into_iter()
-        .map(|located| FileHit {
+        .map(|located| Hit {
             path: name.to_string(),
+            commit: None,
             located,
         })
         .collect();

@@ -1,10 +1,57 @@
-//! Sources: where bytes come from. Each source turns what it reads into located candidates with an
-//! origin (a path); [`stream`] is the one place that reads bytes in chunks and counts lines.
+//! Sources: where bytes come from. Each source turns what it reads into [`Hit`]s, located
+//! candidates with an origin (a path, and for history a commit); [`stream`] is the one place that
+//! reads bytes in chunks and counts lines.
 
 pub mod files;
+pub mod git;
+pub mod progress;
 pub mod stream;
 
-pub use files::{
-    scan_paths, scan_reader, FileHit, FileScan, PathStyle, Stats, Unreadable, WalkOptions,
-};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+pub use files::{scan_paths, scan_reader, PathStyle, WalkOptions};
+pub use git::CommitInfo;
 pub use stream::{Located, StreamScanner, INLINE_MARKERS};
+
+/// A located candidate with its origin.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    /// As reported: relative to the scanned root (the work tree's root for git), `/` separators.
+    pub path: String,
+    /// The commit that introduced it (history and range scans).
+    pub commit: Option<Arc<CommitInfo>>,
+    pub located: Located,
+}
+
+/// Something the scan was asked to read and could not: the answer is incomplete.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unreadable {
+    pub path: String,
+    pub error: String,
+}
+
+/// What a scan read and what it skipped on purpose.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stats {
+    pub files: u64,
+    pub bytes: u64,
+    pub commits: u64,
+    pub blobs: u64,
+    pub skipped_too_large: u64,
+    pub skipped_not_regular: u64,
+    pub skipped_symlinks: u64,
+    pub skipped_loops: u64,
+    pub submodules: u64,
+}
+
+/// The outcome of a source.
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub hits: Vec<Hit>,
+    pub stats: Stats,
+    pub unreadable: Vec<Unreadable>,
+    /// Problems that do not make the answer incomplete (an ignore file with a bad glob).
+    pub warnings: Vec<String>,
+}

@@ -34,6 +34,9 @@ pub fn scan_json(dir: &Path, args: &[&str]) -> (i32, Vec<Value>, Value, String) 
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if out.stdout.is_empty() {
+        return (out.status.code().unwrap(), Vec::new(), Value::Null, stderr);
+    }
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "not JSON ({e}): {}\nstderr: {stderr}",
@@ -76,4 +79,81 @@ pub fn text(out: &Output) -> String {
 pub fn fingerprint(key: &str) -> String {
     use sha2::{Digest, Sha256};
     format!("sha256:{:x}", Sha256::digest(key.as_bytes()))
+}
+
+/// A real git repository in a temporary folder, driven by the real `git`, isolated from the
+/// machine's git configuration.
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+}
+
+pub fn git_env(cmd: &mut std::process::Command) {
+    cmd.env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Alice Example")
+        .env("GIT_AUTHOR_EMAIL", "alice@example.test")
+        .env("GIT_COMMITTER_NAME", "Alice Example")
+        .env("GIT_COMMITTER_EMAIL", "alice@example.test")
+        .env("GIT_AUTHOR_DATE", "2025-01-02T03:04:05+01:00")
+        .env("GIT_COMMITTER_DATE", "2025-01-02T03:04:05+01:00")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_INDEX_FILE")
+        .env_remove("GIT_WORK_TREE");
+}
+
+impl Repo {
+    pub fn new() -> Repo {
+        let repo = Repo {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs git; panics with its output when it fails.
+    pub fn git(&self, args: &[&str]) -> String {
+        self.git_in(self.path(), args)
+    }
+
+    pub fn git_in(&self, dir: &Path, args: &[&str]) -> String {
+        let mut cmd = std::process::Command::new("git");
+        git_env(&mut cmd);
+        let out = cmd.current_dir(dir).args(args).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Runs git and returns whether it succeeded and what it printed.
+    pub fn try_git(&self, args: &[&str]) -> (bool, String) {
+        let mut cmd = std::process::Command::new("git");
+        git_env(&mut cmd);
+        let out = cmd.current_dir(self.path()).args(args).output().unwrap();
+        (out.status.success(), text(&out))
+    }
+
+    pub fn write(&self, path: &str, content: impl AsRef<[u8]>) {
+        let full = self.path().join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, content).unwrap();
+    }
+
+    /// Stages everything and commits; returns the new commit's id.
+    pub fn commit_all(&self, message: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+        self.head()
+    }
+
+    pub fn head(&self) -> String {
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    /// `skguard ARGS --format json` in the repository: (exit code, findings, stats, stderr).
+    pub fn scan(&self, args: &[&str]) -> (i32, Vec<Value>, Value, String) {
+        scan_json(self.path(), args)
+    }
 }

@@ -1,0 +1,583 @@
+//! Git sources on real repositories made in temporary folders: `--staged`, `--git`, `--range`, and
+//! the native hook.
+
+mod common;
+
+use std::fs;
+
+use common::*;
+use serde_json::Value;
+
+fn k(n: u32) -> String {
+    live(&format!("GitKey{n:04}Qw3Er5Ty7Ui9"))
+}
+
+/// (path, line, commit) of each finding.
+fn where_(findings: &[Value]) -> Vec<(String, u64, Option<String>)> {
+    findings
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+                f["commit"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+fn s(x: &str) -> String {
+    x.to_string()
+}
+
+// ---------- --staged ----------
+
+#[test]
+fn git_staged_reports_only_keys_new_relative_to_head() {
+    let repo = Repo::new();
+    repo.write("old.env", format!("A={}\n", k(1)));
+    repo.commit_all("first");
+    // Moving and editing lines that keep an old key: not new.
+    repo.write("old.env", format!("# moved\nX=1\nA={} # edited\n", k(1)));
+    repo.git(&["add", "old.env"]);
+    let (code, findings, _, stderr) = repo.scan(&["--staged"]);
+    assert_eq!((code, findings.len()), (0, 0), "{stderr}");
+    // A new key, and the old key copied to another path: both new.
+    repo.write("new.env", format!("B={}\nC={}\n", k(2), k(1)));
+    repo.git(&["add", "new.env"]);
+    let (code, findings, _, _) = repo.scan(&["--staged"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        where_(&findings),
+        vec![(s("new.env"), 1, None), (s("new.env"), 2, None)]
+    );
+}
+
+#[test]
+fn git_staged_scans_the_index_not_the_working_tree() {
+    let repo = Repo::new();
+    repo.commit_all("empty");
+    // Only in the working tree: not scanned.
+    repo.write("a.env", "A=1\n");
+    repo.git(&["add", "a.env"]);
+    repo.write("a.env", format!("A={}\n", k(3)));
+    let (code, findings, _, _) = repo.scan(&["--staged"]);
+    assert_eq!((code, findings.len()), (0, 0));
+    // Staged, then deleted from the working tree: scanned.
+    repo.git(&["add", "a.env"]);
+    fs::remove_file(repo.path().join("a.env")).unwrap();
+    let (code, findings, _, _) = repo.scan(&["--staged"]);
+    assert_eq!(code, 1);
+    assert_eq!(where_(&findings), vec![(s("a.env"), 1, None)]);
+}
+
+#[test]
+fn git_staged_on_an_unborn_branch_has_no_parents() {
+    let repo = Repo::new();
+    repo.write("dir/a.env", format!("\n\nA={}\n", k(4)));
+    repo.git(&["add", "-A"]);
+    let (code, findings, _, _) = repo.scan(&["--staged"]);
+    assert_eq!(code, 1);
+    assert_eq!(where_(&findings), vec![(s("dir/a.env"), 3, None)]);
+}
+
+#[test]
+fn git_staged_deletions_renames_binaries_and_lfs_pointers() {
+    let repo = Repo::new();
+    repo.write("gone.env", format!("A={}\n", k(5)));
+    repo.write("old/name.env", format!("A={}\n", k(6)));
+    repo.commit_all("first");
+    repo.git(&["rm", "-q", "gone.env"]);
+    fs::create_dir_all(repo.path().join("new")).unwrap();
+    repo.git(&["mv", "old/name.env", "new/name.env"]);
+    let mut binary = vec![0u8, 1, 2, 255];
+    binary.extend_from_slice(k(7).as_bytes());
+    binary.extend_from_slice(&[0, 0, 9]);
+    repo.write("blob.bin", &binary);
+    repo.write(
+        "model.bin",
+        "version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345\n",
+    );
+    repo.git(&["add", "-A"]);
+    let (code, findings, _, _) = repo.scan(&["--staged"]);
+    assert_eq!(code, 1);
+    // A key at a new path is new, even when the file was renamed (the SPEC's rule is by path).
+    assert_eq!(
+        where_(&findings),
+        vec![(s("blob.bin"), 1, None), (s("new/name.env"), 1, None)]
+    );
+}
+
+#[test]
+fn git_staged_during_a_merge_compares_with_both_parents() {
+    let repo = Repo::new();
+    repo.write("base.txt", "base\n");
+    repo.commit_all("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write("f.env", format!("F={}\n", k(8)));
+    repo.commit_all("feature adds a key");
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("m.txt", "main\n");
+    repo.commit_all("main moves on");
+    repo.git(&["merge", "-q", "--no-commit", "--no-ff", "feature"]);
+    // The key is carried over from MERGE_HEAD: not new in the merge.
+    let (code, findings, _, stderr) = repo.scan(&["--staged"]);
+    assert_eq!((code, findings.len()), (0, 0), "{stderr}");
+    // A key the merge resolution itself adds is new.
+    repo.write("f.env", format!("F={}\nG={}\n", k(8), k(9)));
+    repo.git(&["add", "f.env"]);
+    let (code, findings, _, _) = repo.scan(&["--staged"]);
+    assert_eq!(code, 1);
+    assert_eq!(where_(&findings), vec![(s("f.env"), 2, None)]);
+}
+
+#[test]
+fn git_staged_submodules_are_not_entered_and_said_so() {
+    let sub = Repo::new();
+    sub.write("inner.env", format!("A={}\n", k(10)));
+    sub.commit_all("inner");
+    let repo = Repo::new();
+    repo.commit_all("empty");
+    repo.git(&[
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        sub.path().to_str().unwrap(),
+        "vendor/sub",
+    ]);
+    let (code, findings, _, stderr) = repo.scan(&["--staged"]);
+    assert_eq!((code, findings.len()), (0, 0), "{stderr}");
+    assert!(stderr.contains("submodule"), "{stderr}");
+}
+
+#[test]
+fn git_staged_uses_the_index_copy_of_the_configuration() {
+    let repo = Repo::new();
+    repo.commit_all("empty");
+    repo.write("fixtures/a.env", format!("A={}\n", k(11)));
+    // The working tree's configuration allowlists the fixture, but it is not staged.
+    repo.write(".skguard.toml", "[allowlist]\npaths = [\"fixtures/**\"]\n");
+    repo.git(&["add", "fixtures"]);
+    let (code, _, _, _) = repo.scan(&["--staged"]);
+    assert_eq!(code, 1);
+    repo.git(&["add", ".skguard.toml"]);
+    let (code, findings, stats, _) = repo.scan(&["--staged"]);
+    assert_eq!((code, findings.len()), (0, 0));
+    assert_eq!(stats["suppressed"], 1);
+}
+
+// ---------- the native hook, with git's own temporary indexes ----------
+
+#[test]
+fn git_hook_blocks_commit_a_and_commit_path_and_chains_the_old_hook() {
+    let repo = Repo::new();
+    repo.write("a.env", "A=1\n");
+    repo.commit_all("first");
+    // An existing hook is kept and runs after skguard's check.
+    let hooks = repo.path().join(".git/hooks");
+    fs::create_dir_all(&hooks).unwrap();
+    fs::write(
+        hooks.join("pre-commit"),
+        "#!/bin/sh\necho old-hook-ran >> \"$(git rev-parse --git-dir)/old-hook.log\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(hooks.join("pre-commit"), fs::Permissions::from_mode(0o755)).unwrap();
+    skguard()
+        .current_dir(repo.path())
+        .args(["hook", "install"])
+        .assert()
+        .success();
+
+    // `git commit -a` runs the hook with GIT_INDEX_FILE pointing at a temporary index.
+    repo.write("a.env", format!("A={}\n", k(12)));
+    let (ok, out) = repo.try_git(&["commit", "-q", "-a", "-m", "leak"]);
+    assert!(!ok, "the commit must be blocked: {out}");
+    assert!(
+        out.contains("a.env") && out.contains("sk_live_Git…i9"),
+        "{out}"
+    );
+    assert!(!out.contains(&k(12)), "{out}");
+    // `git commit PATH` too, from a subdirectory.
+    repo.write("sub/b.env", format!("B={}\n", k(13)));
+    repo.git(&["add", "sub/b.env"]);
+    let sub = repo.path().join("sub");
+    let mut cmd = std::process::Command::new("git");
+    git_env(&mut cmd);
+    let out = cmd
+        .current_dir(&sub)
+        .args(["commit", "-q", "-m", "leak", "b.env"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", text(&out));
+    // A clean commit passes, and the old hook runs after skguard's check.
+    repo.write("a.env", "A=2\n");
+    repo.git(&["reset", "-q", "sub/b.env"]);
+    repo.git(&["commit", "-q", "-a", "-m", "clean"]);
+    let log = fs::read_to_string(repo.path().join(".git/old-hook.log")).unwrap();
+    assert_eq!(
+        log.lines().count(),
+        1,
+        "the old hook ran once, for the clean commit"
+    );
+
+    skguard()
+        .current_dir(repo.path())
+        .args(["hook", "uninstall"])
+        .assert()
+        .success();
+    let restored = fs::read_to_string(hooks.join("pre-commit")).unwrap();
+    assert!(restored.contains("old-hook-ran"), "{restored}");
+    assert!(!hooks.join("pre-commit.before-skguard").exists());
+}
+
+#[test]
+fn git_hook_honours_core_hooks_path_force_and_worktrees() {
+    let repo = Repo::new();
+    repo.commit_all("first");
+    repo.git(&["config", "core.hooksPath", ".githooks"]);
+    fs::create_dir_all(repo.path().join(".githooks")).unwrap();
+    fs::write(
+        repo.path().join(".githooks/pre-commit"),
+        "#!/bin/sh\nexit 0\n",
+    )
+    .unwrap();
+    skguard()
+        .current_dir(repo.path())
+        .args(["hook", "install", "--force"])
+        .assert()
+        .success();
+    let hook = fs::read_to_string(repo.path().join(".githooks/pre-commit")).unwrap();
+    assert!(hook.contains("scan --staged"), "{hook}");
+    assert!(
+        !repo
+            .path()
+            .join(".githooks/pre-commit.before-skguard")
+            .exists(),
+        "--force replaces"
+    );
+    // Uninstalling a hook skguard did not write is refused.
+    fs::write(
+        repo.path().join(".githooks/pre-commit"),
+        "#!/bin/sh\nexit 0\n",
+    )
+    .unwrap();
+    skguard()
+        .current_dir(repo.path())
+        .args(["hook", "uninstall"])
+        .assert()
+        .code(2);
+
+    // A worktree shares the common hooks folder.
+    let plain = Repo::new();
+    plain.commit_all("first");
+    let wt = tempfile::tempdir().unwrap();
+    let wt_path = wt.path().join("wt");
+    plain.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "wt",
+        wt_path.to_str().unwrap(),
+    ]);
+    skguard()
+        .current_dir(&wt_path)
+        .args(["hook", "install"])
+        .assert()
+        .success();
+    assert!(plain.path().join(".git/hooks/pre-commit").exists());
+    fs::write(wt_path.join("w.env"), format!("W={}\n", k(14))).unwrap();
+    let mut cmd = std::process::Command::new("git");
+    git_env(&mut cmd);
+    assert!(cmd
+        .current_dir(&wt_path)
+        .args(["add", "w.env"])
+        .status()
+        .unwrap()
+        .success());
+    let mut cmd = std::process::Command::new("git");
+    git_env(&mut cmd);
+    let out = cmd
+        .current_dir(&wt_path)
+        .args(["commit", "-q", "-m", "leak"])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "blocked in the worktree: {}",
+        text(&out)
+    );
+}
+
+// ---------- --git ----------
+
+#[test]
+fn git_history_finds_removed_keys_at_their_introduction_with_author_and_date() {
+    let repo = Repo::new();
+    repo.write("README", "hello\n");
+    repo.commit_all("first");
+    repo.write("config/app.env", format!("X=1\nA={}\n", k(20)));
+    let added = repo.commit_all("add key");
+    repo.write("config/app.env", "X=1\n");
+    repo.commit_all("remove key");
+    let (code, findings, stats, _) = repo.scan(&["--git"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        where_(&findings),
+        vec![(s("config/app.env"), 2, Some(added))]
+    );
+    assert_eq!(findings[0]["author"], "Alice Example <alice@example.test>");
+    assert_eq!(findings[0]["date"], "2025-01-02T03:04:05+01:00");
+    assert_eq!(stats["commits"], 3);
+}
+
+#[test]
+fn git_history_covers_every_ref_the_stash_and_commit_messages() {
+    let repo = Repo::new();
+    repo.write("a.txt", "a\n");
+    repo.commit_all("first");
+    repo.git(&["checkout", "-q", "-b", "unmerged"]);
+    repo.write("b.env", format!("B={}\n", k(21)));
+    let on_branch = repo.commit_all("on a branch never checked out again");
+    repo.git(&["checkout", "-q", "--detach", "main"]);
+    repo.write("c.env", format!("C={}\n", k(22)));
+    let tagged = repo.commit_all("only tagged");
+    repo.git(&["tag", "v1"]);
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("a.txt", format!("a\n{}\n", k(23)));
+    repo.git(&["stash", "-q"]);
+    let message = format!("fix: rotate\n\nold key was {}", k(24));
+    let in_message = repo.commit_all(&message);
+    let (code, findings, _, _) = repo.scan(&["--git"]);
+    assert_eq!(code, 1);
+    let mut got = where_(&findings);
+    let stash_commit = got
+        .iter()
+        .find(|(p, _, _)| p == "a.txt")
+        .and_then(|(_, _, c)| c.clone())
+        .expect("the stash's key");
+    got.retain(|(p, _, _)| p != "a.txt");
+    assert_eq!(
+        got,
+        vec![
+            (s("(commit message)"), 3, Some(in_message)),
+            (s("b.env"), 1, Some(on_branch)),
+            (s("c.env"), 1, Some(tagged))
+        ]
+    );
+    assert_eq!(stash_commit.len(), 40);
+}
+
+#[test]
+fn git_history_one_finding_per_key_and_path_and_merges() {
+    let repo = Repo::new();
+    repo.write("base.txt", "base\n");
+    repo.commit_all("base");
+    repo.write("one.env", format!("A={}\n", k(25)));
+    repo.write("two.env", format!("A={}\n", k(25)));
+    let both = repo.commit_all("same key in two paths");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write("feature.env", format!("F={}\n", k(26)));
+    let feature = repo.commit_all("feature key");
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("main.txt", "main\n");
+    repo.commit_all("main moves on");
+    // An evil merge: the merge commit itself adds a key no parent had.
+    repo.git(&["merge", "-q", "--no-commit", "--no-ff", "feature"]);
+    repo.write("evil.env", format!("E={}\n", k(27)));
+    repo.git(&["add", "evil.env"]);
+    repo.git(&["commit", "-q", "-m", "merge feature"]);
+    let merge = repo.head();
+    // Editing a file that keeps its key: still one finding.
+    repo.write("one.env", format!("# edited\nA={}\n", k(25)));
+    repo.commit_all("edit");
+    let (_, findings, _, _) = repo.scan(&["--git"]);
+    assert_eq!(
+        where_(&findings),
+        vec![
+            (s("evil.env"), 1, Some(merge)),
+            (s("feature.env"), 1, Some(feature)),
+            (s("one.env"), 1, Some(both.clone())),
+            (s("two.env"), 1, Some(both)),
+        ]
+    );
+}
+
+#[test]
+fn git_history_of_an_octopus_merge_and_a_shallow_clone() {
+    let repo = Repo::new();
+    repo.write("a.txt", "a\n");
+    repo.commit_all("base");
+    for (i, name) in ["x", "y"].iter().enumerate() {
+        repo.git(&["checkout", "-q", "-b", name, "main"]);
+        repo.write(&format!("{name}.env"), format!("K={}\n", k(30 + i as u32)));
+        repo.commit_all(name);
+    }
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("m.txt", "m\n");
+    repo.commit_all("m");
+    repo.git(&["merge", "-q", "x", "y", "-m", "octopus"]);
+    let (_, findings, _, _) = repo.scan(&["--git"]);
+    assert_eq!(
+        findings.len(),
+        2,
+        "carried keys are not new in the octopus merge"
+    );
+
+    let clone = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", repo.path().display());
+    let mut cmd = std::process::Command::new("git");
+    git_env(&mut cmd);
+    assert!(cmd
+        .args([
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            &url,
+            clone.path().join("c").to_str().unwrap()
+        ])
+        .status()
+        .unwrap()
+        .success());
+    let (code, findings, stats, stderr) = scan_json(&clone.path().join("c"), &["--git"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stats["commits"], 1);
+    assert_eq!(
+        findings.len(),
+        2,
+        "the boundary commit's keys are all there: {findings:?}"
+    );
+    assert!(stderr.contains("shallow"), "{stderr}");
+}
+
+#[test]
+fn git_history_with_a_corrupted_object_exits_2_with_a_clear_error() {
+    let repo = Repo::new();
+    repo.write("a.env", format!("A={}\n", k(40)));
+    repo.write("b.txt", "some text that will go missing\n");
+    repo.commit_all("first");
+    let blob = repo.git(&["rev-parse", "HEAD:b.txt"]);
+    let object = repo
+        .path()
+        .join(".git/objects")
+        .join(&blob[..2])
+        .join(&blob[2..]);
+    fs::remove_file(&object).unwrap();
+    let (code, findings, _, stderr) = repo.scan(&["--git"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(findings.len(), 1, "what could be read is still reported");
+    assert!(
+        stderr.contains("b.txt") && stderr.contains(&blob),
+        "{stderr}"
+    );
+
+    let out = skguard()
+        .current_dir(tempfile::tempdir().unwrap().path())
+        .args(["scan", "--git"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a git repository"));
+}
+
+// ---------- --range ----------
+
+#[test]
+fn git_range_reports_keys_the_pushed_commits_add() {
+    let repo = Repo::new();
+    repo.write("old.env", format!("A={}\n", k(50)));
+    let before = repo.commit_all("old leak, already pushed");
+    repo.write("new.env", format!("B={}\n", k(51)));
+    let after1 = repo.commit_all("new leak");
+    repo.write("old.env", format!("# touched\nA={}\n", k(50)));
+    let after2 = repo.commit_all("touch the old file");
+    let (code, findings, stats, _) = repo.scan(&["--range", &format!("{before}..{after2}")]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        where_(&findings),
+        vec![(s("new.env"), 1, Some(after1.clone()))]
+    );
+    assert_eq!(stats["commits"], 2);
+    let (code, findings, _, _) = repo.scan(&["--range", &format!("{after1}..{after2}")]);
+    assert_eq!((code, findings.len()), (0, 0));
+}
+
+#[test]
+fn git_range_with_a_null_base_is_the_new_branchs_own_commits() {
+    let repo = Repo::new();
+    repo.write("main.env", format!("A={}\n", k(52)));
+    repo.commit_all("main");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write("f.env", format!("F={}\n", k(53)));
+    let tip = repo.commit_all("feature");
+    // In CI the branch and its remote-tracking twin both point at the tip: not "other" refs.
+    repo.git(&["update-ref", "refs/remotes/origin/feature", &tip]);
+    let null = "0".repeat(40);
+    let (code, findings, stats, _) = repo.scan(&["--range", &format!("{null}..{tip}")]);
+    assert_eq!(code, 1);
+    assert_eq!(where_(&findings), vec![(s("f.env"), 1, Some(tip))]);
+    assert_eq!(stats["commits"], 1);
+}
+
+#[test]
+fn git_range_config_comes_from_the_base_so_a_pull_request_cannot_allowlist_its_leak() {
+    let repo = Repo::new();
+    repo.write(".skguard.toml", "[allowlist]\npaths = [\"fixtures/**\"]\n");
+    let base = repo.commit_all("base with config");
+    repo.write("fixtures/ok.env", format!("A={}\n", k(54)));
+    repo.write("leak.env", format!("B={}\n", k(55)));
+    repo.write(
+        ".skguard.toml",
+        "[allowlist]\npaths = [\"fixtures/**\", \"leak.env\"]\n",
+    );
+    let tip = repo.commit_all("PR: leak and allowlist it");
+    let (code, findings, stats, _) = repo.scan(&["--range", &format!("{base}..{tip}")]);
+    assert_eq!(code, 1);
+    assert_eq!(where_(&findings), vec![(s("leak.env"), 1, Some(tip))]);
+    assert_eq!(stats["suppressed"], 1, "the base's allowlist still applies");
+}
+
+#[test]
+fn git_range_with_a_missing_base_scans_what_is_there_and_exits_2() {
+    let repo = Repo::new();
+    repo.write("a.txt", "a\n");
+    let base = repo.commit_all("one");
+    repo.write("b.txt", "b\n");
+    repo.commit_all("two");
+    repo.write("c.env", format!("C={}\n", k(56)));
+    let tip = repo.commit_all("three");
+    let clone = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", repo.path().display());
+    let mut cmd = std::process::Command::new("git");
+    git_env(&mut cmd);
+    assert!(cmd
+        .args([
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            &url,
+            clone.path().join("c").to_str().unwrap()
+        ])
+        .status()
+        .unwrap()
+        .success());
+    let (code, findings, _, stderr) = scan_json(
+        &clone.path().join("c"),
+        &["--range", &format!("{base}..{tip}")],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(where_(&findings), vec![(s("c.env"), 1, Some(tip))]);
+    assert!(
+        stderr.contains(&base) && stderr.contains("fetch-depth: 0"),
+        "{stderr}"
+    );
+
+    let (code, _, _, stderr) = repo.scan(&["--range", "no-such-branch..HEAD"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("no-such-branch"), "{stderr}");
+}
