@@ -225,9 +225,8 @@ pub fn collect(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
 fn git_config(repo: &git2::Repository, target: &Target) -> Result<(Config, String)> {
     let name = config::FILE_NAME;
     let (text, origin) = if target.staged {
-        let index = git::staged_index(repo)?;
         (
-            git::index_file(repo, &index, name),
+            git::staged_file(repo, name)?,
             format!(":{name} (the index)"),
         )
     } else if let Some(range) = &target.range {

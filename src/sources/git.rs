@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use git2::{Commit, Delta, DiffOptions, FileMode, Index, ObjectType, Oid, Repository, Sort, Tree};
+use git2::{Commit, Delta, DiffOptions, FileMode, ObjectType, Oid, Repository, Sort, Tree};
 use rayon::prelude::*;
 
 use super::progress::Progress;
@@ -61,6 +61,10 @@ pub struct CommitInfo {
 /// Opens the repository at `path` the way git would: `GIT_DIR` when it is set (hooks and worktrees
 /// set it), discovery upward from `path` otherwise.
 pub fn open(path: &Path) -> Result<Repository, GitError> {
+    // libgit2 re-hashes every object it reads by default (with collision detection: a third of a
+    // staged scan's time). git does not on ordinary reads, and a corrupted object still fails to
+    // inflate, so skguard reads objects as git does.
+    git2::opts::strict_hash_verification(false);
     let repo = if std::env::var_os("GIT_DIR").is_some() {
         Repository::open_from_env()
     } else {
@@ -77,28 +81,36 @@ pub fn root(repo: &Repository) -> PathBuf {
     repo.workdir().unwrap_or_else(|| repo.path()).to_path_buf()
 }
 
-/// The index a commit is being made from: `GIT_INDEX_FILE` when git set it (`git commit -a` and
-/// `git commit PATH` run the hook with a temporary index), the repository's index otherwise.
-pub fn staged_index(repo: &Repository) -> Result<Index, GitError> {
-    match std::env::var_os("GIT_INDEX_FILE") {
-        Some(file) => {
-            let file = PathBuf::from(file);
-            // Relative to where git runs the hook, the top of the work tree.
-            let file = if file.is_relative() {
-                std::env::current_dir().unwrap_or_default().join(file)
-            } else {
-                file
-            };
-            Index::open(&file).map_err(git_err(format!("GIT_INDEX_FILE {}", file.display())))
-        }
-        None => repo.index().map_err(git_err("reading the index")),
-    }
+/// git's own plumbing for the repository, for what libgit2 is slow at: reading a large index.
+/// It inherits `GIT_INDEX_FILE` (set by `git commit -a` and `git commit PATH`, which run the hook
+/// with a temporary index) and takes no optional locks. Nothing it is asked for reads content, so
+/// no filter, hook or textconv a repository configures ever runs.
+fn plumbing(repo: &Repository, args: &[&str]) -> Result<std::process::Output, GitError> {
+    std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(repo.path())
+        .args(args)
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| {
+            GitError::Usage(format!(
+                "--staged runs git's plumbing (git {}) and git could not be run: {e}",
+                args[0]
+            ))
+        })
 }
 
-/// The text of a blob at `path` in the index (stage 0), if there is one.
-pub fn index_file(repo: &Repository, index: &Index, path: &str) -> Option<Vec<u8>> {
-    let entry = index.get_path(Path::new(path), 0)?;
-    repo.find_blob(entry.id).ok().map(|b| b.content().to_vec())
+/// The staged (index) copy of `path`, if there is one.
+pub fn staged_file(repo: &Repository, path: &str) -> Result<Option<Vec<u8>>, GitError> {
+    let spec = format!(":{path}");
+    let out = plumbing(repo, &["rev-parse", "--verify", "--quiet", &spec])?;
+    if !out.status.success() {
+        return Ok(None);
+    }
+    let id = String::from_utf8_lossy(&out.stdout);
+    let oid = Oid::from_str(id.trim()).map_err(git_err(format!("git rev-parse {spec}")))?;
+    Ok(repo.find_blob(oid).ok().map(|b| b.content().to_vec()))
 }
 
 /// The text of a blob at `path` in a commit's tree, if there is one.
@@ -263,28 +275,103 @@ fn scan_blobs(
     ScannedBlobs { keys, failed }
 }
 
+/// What the index changes relative to the commit's parents, from `git diff-index --cached`
+/// against the first parent (the empty tree on an unborn branch); the other parents (MERGE_HEAD)
+/// are looked up by path.
+fn staged_changes(
+    repo: &Repository,
+    head: Option<Oid>,
+    parents: &[Tree<'_>],
+    submodules: &mut u64,
+) -> Result<Vec<Change>, GitError> {
+    let base = match head {
+        Some(id) => id.to_string(),
+        None => Oid::hash_object(ObjectType::Tree, b"")
+            .map_err(git_err("the empty tree"))?
+            .to_string(),
+    };
+    let args = [
+        "diff-index",
+        "--cached",
+        "--raw",
+        "-z",
+        "--no-renames",
+        "--no-abbrev",
+        &base,
+    ];
+    let out = plumbing(repo, &args)?;
+    if !out.status.success() {
+        return Err(GitError::Usage(format!(
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let mut fields = out.stdout.split(|&b| b == 0).filter(|f| !f.is_empty());
+    let mut changes = Vec::new();
+    // Records are ":old_mode new_mode old_id new_id status" NUL path NUL.
+    while let (Some(meta), Some(path)) = (fields.next(), fields.next()) {
+        let meta = String::from_utf8_lossy(meta);
+        let parts: Vec<&str> = meta.trim_start_matches(':').split(' ').collect();
+        let [_, new_mode, old_id, new_id, status] = parts[..] else {
+            return Err(GitError::Usage(format!(
+                "git diff-index: unexpected output {meta:?}"
+            )));
+        };
+        let path = String::from_utf8_lossy(path).into_owned();
+        match status {
+            "A" | "M" | "T" => {}
+            "U" => {
+                return Err(GitError::Usage(format!(
+                    "{path} has unresolved conflicts: resolve them and stage the result"
+                )))
+            }
+            _ => continue,
+        }
+        if new_mode == "160000" {
+            *submodules += 1;
+            continue;
+        }
+        let parse = |id: &str| {
+            Oid::from_str(id).map_err(git_err(format!("git diff-index: object id {id:?}")))
+        };
+        let blob = parse(new_id)?;
+        let first = if status == "A" {
+            None
+        } else {
+            Some(parse(old_id)?)
+        };
+        let others = parents
+            .iter()
+            .skip(1)
+            .map(|tree| tree.get_path(Path::new(&path)).ok().map(|e| e.id()));
+        let in_parents: Vec<Option<Oid>> = std::iter::once(first).chain(others).collect();
+        // A blob one parent already has at this path adds nothing (a merge carrying it over).
+        if in_parents.contains(&Some(blob)) {
+            continue;
+        }
+        changes.push(Change {
+            path,
+            blob,
+            parents: in_parents.into_iter().flatten().collect(),
+        });
+    }
+    Ok(changes)
+}
+
 /// Scans what is staged in `repo`: keys in the index that are new relative to the commit's parents.
 pub fn scan_staged(
     repo: &mut Repository,
     matcher: &Matcher,
     progress: &Progress,
 ) -> Result<Scan, GitError> {
-    let index = staged_index(repo)?;
     let git_dir = repo.path().to_path_buf();
     let mut scan = Scan::default();
     let mut submodules = 0;
     let changes = {
         let parent_ids = staged_parents(repo)?;
         let parents = trees(repo, &parent_ids)?;
-        if index.has_conflicts() {
-            return Err(GitError::Usage(
-                "the index has unresolved conflicts: resolve them and stage the result".into(),
-            ));
-        }
-        let diff = repo
-            .diff_tree_to_index(parents.first(), Some(&index), Some(&mut diff_options()))
-            .map_err(git_err("comparing the index with HEAD"))?;
-        changes_against(&parents, &diff, &mut submodules)
+        staged_changes(repo, parent_ids.first().copied(), &parents, &mut submodules)?
     };
     scan.stats.submodules = submodules;
     let blobs: Vec<Oid> = changes
