@@ -581,3 +581,50 @@ fn git_range_with_a_missing_base_scans_what_is_there_and_exits_2() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("no-such-branch"), "{stderr}");
 }
+
+#[test]
+fn git_progress_only_when_asked_on_a_pipe() {
+    let repo = Repo::new();
+    repo.write("a.txt", "a\n");
+    repo.commit_all("one");
+    let (_, _, _, quiet) = repo.scan(&["--git"]);
+    assert!(!quiet.contains("scanned"), "{quiet}");
+    let (_, _, _, loud) = repo.scan(&["--git", "--progress"]);
+    assert!(loud.contains("skguard: scanned: 1/1 commits"), "{loud}");
+    let (_, _, _, files) = scan_json(repo.path(), &["--progress"]);
+    assert!(files.contains("skguard: scanned: ") && files.contains("files"), "{files}");
+}
+
+#[test]
+fn git_history_includes_a_commit_only_a_detached_head_reaches() {
+    let repo = Repo::new();
+    repo.write("a.txt", "a\n");
+    repo.commit_all("one");
+    repo.git(&["checkout", "-q", "--detach"]);
+    repo.write("d.env", format!("D={}\n", k(60)));
+    let detached = repo.commit_all("detached only");
+    let (code, findings, _, _) = repo.scan(&["--git"]);
+    assert_eq!(code, 1);
+    assert_eq!(where_(&findings), vec![(s("d.env"), 1, Some(detached))]);
+}
+
+#[test]
+fn git_staged_honours_git_dir_from_the_environment() {
+    let repo = Repo::new();
+    repo.commit_all("one");
+    repo.write("a.env", format!("A={}\n", k(61)));
+    repo.git(&["add", "a.env"]);
+    // Run from elsewhere, with GIT_DIR and GIT_WORK_TREE naming the repository, as git does for hooks
+    // in some setups.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = skguard()
+        .current_dir(elsewhere.path())
+        .env("GIT_DIR", repo.path().join(".git"))
+        .env("GIT_WORK_TREE", repo.path())
+        .args(["scan", "--staged", "--format", "jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let finding: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(finding["path"], "a.env");
+}

@@ -138,7 +138,9 @@ fn render(c: &Counters, display: Display, what: &'static str) {
             None => {}
         }
     }
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
+    match bar {
+        Some(bar) => bar.finish_and_clear(),
+        // A log gets the final count too, however short the scan.
+        None => eprintln!("skguard: scanned: {}", line(c, what, started)),
     }
 }
