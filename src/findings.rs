@@ -136,6 +136,9 @@ pub struct Revocation {
     pub status: RevocationStatus,
     pub key_id: Option<String>,
     pub detail: String,
+    /// For `ambiguous`: the ids of the listed keys that could be this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<String>,
 }
 
 /// One occurrence of a key.

@@ -12,6 +12,7 @@
 //! [`rules`] and [`config`] say what is looked for. The command-line interface lives in the binary
 //! and is the only place that knows about flags and exit statuses.
 
+pub mod api;
 pub mod config;
 pub mod findings;
 pub mod matching;

@@ -592,7 +592,10 @@ fn git_progress_only_when_asked_on_a_pipe() {
     let (_, _, _, loud) = repo.scan(&["--git", "--progress"]);
     assert!(loud.contains("skguard: scanned: 1/1 commits"), "{loud}");
     let (_, _, _, files) = scan_json(repo.path(), &["--progress"]);
-    assert!(files.contains("skguard: scanned: ") && files.contains("files"), "{files}");
+    assert!(
+        files.contains("skguard: scanned: ") && files.contains("files"),
+        "{files}"
+    );
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! 0 nothing to report, 1 findings, 2 usage, configuration or I/O error or an incomplete answer
 //! (2 wins over 1; findings are still reported).
 
+mod api;
 mod baseline;
 mod hook;
 mod rules;
@@ -24,6 +25,10 @@ struct Cli {
 enum Command {
     /// Scan files and folders for secret keys.
     Scan(scan::ScanArgs),
+    /// Check keys (one a line on standard input) against the key-management API.
+    Verify(api::VerifyArgs),
+    /// Revoke one key by id; the authorising key comes from SKGUARD_API_KEY or standard input.
+    Revoke(api::RevokeArgs),
     /// Write today's findings as a baseline, to accept them as known.
     Baseline(baseline::BaselineArgs),
     /// Install or remove the native git pre-commit hook.
@@ -60,6 +65,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => scan::run(args),
         Command::Baseline(args) => baseline::run(args),
+        Command::Verify(args) => api::run_verify(args),
+        Command::Revoke(args) => api::run_revoke(args),
         Command::Hook { command } => hook::run(command),
         Command::Rules { command } => rules::run(command),
     };

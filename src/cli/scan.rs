@@ -9,8 +9,9 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 
 use super::{parse_size, stdout_color, Status};
+use skguard::api::stage;
 use skguard::config::{self, Config};
-use skguard::findings::{self, Finding};
+use skguard::findings::{self, Finding, RevocationStatus, VerificationStatus};
 use skguard::matching::Matcher;
 use skguard::report::{self, Format, Report, Summary};
 use skguard::rules::RuleSet;
@@ -95,6 +96,18 @@ pub struct ScanArgs {
     /// Print whole keys (human, json and jsonl only). Keys are redacted by default.
     #[arg(long)]
     pub show_secret: bool,
+    /// Check every distinct key found against the key-management API.
+    #[arg(long)]
+    pub verify: bool,
+    /// Revoke compromised live keys (implies --verify). Refused with --staged and --no-ignore: a
+    /// key that has not left the machine is blocked, not revoked.
+    #[arg(long)]
+    pub revoke: bool,
+    /// With --revoke: say what would be revoked, send no DELETE.
+    #[arg(long, requires = "revoke")]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub api: super::api::ApiArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -103,6 +116,8 @@ pub enum FailOn {
     Any,
     /// Findings of live keys.
     Live,
+    /// Findings of keys the API says work (active or restricted); needs --verify.
+    Active,
     /// Never: report only.
     None,
 }
@@ -112,6 +127,12 @@ impl FailOn {
         match self {
             FailOn::Any => true,
             FailOn::Live => finding.kind == "live",
+            FailOn::Active => finding.verification.as_ref().is_some_and(|v| {
+                matches!(
+                    v.status,
+                    VerificationStatus::Active | VerificationStatus::Restricted
+                )
+            }),
             FailOn::None => false,
         }
     }
@@ -446,9 +467,56 @@ pub fn write_outputs(outputs: &[(Format, Option<PathBuf>)], report: &Report<'_>)
 }
 
 pub fn run(args: ScanArgs) -> Result<Status> {
-    // Check the outputs before the scan, so a typo costs nothing.
+    // Check what can be checked before the scan, so a mistake costs nothing.
     let outputs = outputs(&args.formats, args.output.as_deref())?;
-    let collected = collect(&args.target, args.baseline.as_deref())?;
+    if args.revoke && (args.target.staged || args.target.no_ignore) {
+        bail!(
+            "--revoke is refused with {}: a key that has not left this machine is blocked, not revoked (remove it \
+             from the commit; revoke what was pushed with --git or --range)",
+            if args.target.staged { "--staged" } else { "--no-ignore" }
+        );
+    }
+    let verify = args.verify || args.revoke;
+    if args.fail_on == FailOn::Active && !verify {
+        bail!("--fail-on active needs --verify: only the API can tell whether a key is active");
+    }
+    let api = if verify {
+        Some((args.api.client()?, args.api.audit()?))
+    } else {
+        None
+    };
+
+    let mut collected = collect(&args.target, args.baseline.as_deref())?;
+    let mut api_incomplete = false;
+    if let Some((client, audit)) = &api {
+        let options = stage::StageOptions {
+            revoke: args.revoke,
+            dry_run: args.dry_run,
+        };
+        stage::run(
+            &mut collected.findings,
+            &collected.rules,
+            client,
+            audit.as_ref(),
+            options,
+        )?;
+        for f in &collected.findings {
+            if f.revocation
+                .as_ref()
+                .is_some_and(|r| r.status == RevocationStatus::Failed)
+            {
+                api_incomplete = true;
+            }
+            // With --fail-on active, a key that could not be checked leaves the answer open.
+            if args.fail_on == FailOn::Active
+                && f.verification
+                    .as_ref()
+                    .is_some_and(|v| v.status == VerificationStatus::Unknown)
+            {
+                api_incomplete = true;
+            }
+        }
+    }
     let report = Report {
         findings: &collected.findings,
         summary: &collected.summary,
@@ -457,7 +525,12 @@ pub fn run(args: ScanArgs) -> Result<Status> {
         staged: args.target.staged,
     };
     write_outputs(&outputs, &report)?;
-    Ok(collected.status(|f| args.fail_on.fails(f)))
+    let status = collected.status(|f| args.fail_on.fails(f));
+    Ok(if api_incomplete {
+        Status::Incomplete
+    } else {
+        status
+    })
 }
 
 #[cfg(test)]

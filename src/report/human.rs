@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use anstyle::{AnsiColor, Style};
 
 use super::Report;
-use crate::findings::Encoding;
+use crate::findings::{Encoding, Finding, RevocationStatus, VerificationStatus};
 
 struct Palette {
     path: Style,
@@ -46,6 +46,7 @@ impl Palette {
 
 pub(super) fn write(report: &Report<'_>, out: &mut dyn Write, color: bool) -> io::Result<()> {
     let p = Palette::new(color);
+    key_status(report, out, &p)?;
     let mut current: Option<&str> = None;
     for f in report.findings {
         if current != Some(f.path.as_str()) {
@@ -235,6 +236,121 @@ fn advice(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<(
         p.dim.render(),
         p.dim.render_reset()
     )
+}
+
+/// Each distinct key's verdict first: what the API said, what happened to it, where it was found,
+/// live and active keys at the top.
+fn key_status(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<()> {
+    let mut keys: Vec<(&Finding, Vec<&Finding>)> = Vec::new();
+    for f in report.findings.iter().filter(|f| f.verification.is_some()) {
+        match keys
+            .iter_mut()
+            .find(|(first, _)| first.fingerprint == f.fingerprint)
+        {
+            Some((_, all)) => all.push(f),
+            None => keys.push((f, vec![f])),
+        }
+    }
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let rank = |f: &Finding| {
+        let status = match f.verification.as_ref().map(|v| v.status) {
+            Some(VerificationStatus::Active) => 0,
+            Some(VerificationStatus::Restricted) => 1,
+            Some(VerificationStatus::Unknown) => 2,
+            _ => 3,
+        };
+        (status, f.kind != "live")
+    };
+    keys.sort_by_key(|(f, _)| rank(f));
+    writeln!(
+        out,
+        "{}Keys, as the key-management API sees them{}",
+        p.heading.render(),
+        p.heading.render_reset()
+    )?;
+    let mut advice = BTreeSet::new();
+    for (f, all) in &keys {
+        let v = f.verification.as_ref().expect("filtered on verification");
+        let (label, style) = match v.status {
+            VerificationStatus::Active => ("ACTIVE", p.bad),
+            VerificationStatus::Restricted => ("RESTRICTED", p.bad),
+            VerificationStatus::Unknown => ("unknown", p.test),
+            VerificationStatus::Invalid => ("invalid", p.dim),
+        };
+        let key = if report.show_secret {
+            f.secret.expose().to_string()
+        } else {
+            f.redacted.clone()
+        };
+        writeln!(
+            out,
+            "  {}{label:<10}{} {:<4} {key}  {}",
+            style.render(),
+            style.render_reset(),
+            f.kind,
+            v.detail
+        )?;
+        if let Some(r) = &f.revocation {
+            let id = r
+                .key_id
+                .as_deref()
+                .map(|id| format!(" {id}"))
+                .unwrap_or_default();
+            let status = serde_json::to_value(r.status)
+                .ok()
+                .and_then(|s| s.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let style = if r.status == RevocationStatus::Revoked {
+                p.good
+            } else if r.status == RevocationStatus::Failed {
+                p.bad
+            } else {
+                p.dim
+            };
+            writeln!(
+                out,
+                "             revocation{id}: {}{status}{} — {}",
+                style.render(),
+                style.render_reset(),
+                r.detail
+            )?;
+        }
+        let places: Vec<String> = all
+            .iter()
+            .take(5)
+            .map(|f| format!("{}:{}", quote_path(&f.path), f.line))
+            .collect();
+        let more = if all.len() > 5 {
+            format!(" and {} more", all.len() - 5)
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "             {}found at {}{more}{}",
+            p.dim.render(),
+            places.join(", "),
+            p.dim.render_reset()
+        )?;
+        advice.insert(match (v.status, f.revocation.as_ref().map(|r| r.status)) {
+            (_, Some(RevocationStatus::Revoked | RevocationStatus::AlreadyRevoked)) => {
+                "Revoked keys no longer work: create a new key (Settings > API Keys > Create New API Key), deploy it from an environment variable, and remove the old one from the code."
+            }
+            (VerificationStatus::Active | VerificationStatus::Restricted, _) => {
+                "ACTIVE keys work right now, for anyone who has them: rotate them first (Settings > API Keys: create a new key, deploy it, revoke the old one; or skguard scan --revoke), then clean up. Rewriting history does not un-leak a pushed key. Restrict keys by IP address, referrer URL and endpoint."
+            }
+            (VerificationStatus::Unknown, _) => {
+                "Keys that could not be checked: treat them as active until you know otherwise (skguard verify < keys.txt checks again)."
+            }
+            (VerificationStatus::Invalid, _) => "Invalid keys no longer authenticate: remove them from the code; nothing else to do.",
+        });
+    }
+    for line in advice {
+        writeln!(out, "  → {line}")?;
+    }
+    writeln!(out)
 }
 
 fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {

@@ -2,6 +2,8 @@
 //! is not a key in the source), so the test sources themselves scan clean.
 #![allow(dead_code)]
 
+pub mod fake_api;
+
 use std::path::Path;
 use std::process::Output;
 

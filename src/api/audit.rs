@@ -1,0 +1,81 @@
+//! `--audit-log FILE`: one JSON line per verification and per revocation attempt, appended and
+//! flushed to disk before the next action, in a file created readable by its owner only. It holds
+//! fingerprints and redacted keys, never a key.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+/// One line of the audit log.
+#[derive(Debug, Serialize)]
+pub struct AuditEntry<'a> {
+    /// RFC 3339, UTC.
+    pub time: String,
+    /// `verify` or `revoke`.
+    pub action: &'a str,
+    pub api_base: &'a str,
+    pub fingerprint: &'a str,
+    pub redacted: &'a str,
+    pub rule: &'a str,
+    pub key_id: Option<&'a str>,
+    pub status: &'a str,
+    pub http_status: Option<u16>,
+    pub detail: &'a str,
+    /// Where the key was found: `path:line`, with `@commit` for history.
+    pub locations: &'a [String],
+}
+
+#[derive(Debug)]
+pub struct AuditLog {
+    path: PathBuf,
+    file: Mutex<File>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("audit log {path}: {source}")]
+pub struct AuditError {
+    pub path: String,
+    pub source: io::Error,
+}
+
+impl AuditLog {
+    pub fn open(path: &Path) -> Result<AuditLog, AuditError> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|source| AuditError {
+                path: path.display().to_string(),
+                source,
+            })?;
+        Ok(AuditLog {
+            path: path.to_path_buf(),
+            file: Mutex::new(file),
+        })
+    }
+
+    /// Appends `entry` and waits until it is on disk.
+    pub fn record(&self, entry: &AuditEntry<'_>) -> Result<(), AuditError> {
+        let mut line = serde_json::to_vec(entry).expect("an audit entry always serializes");
+        line.push(b'\n');
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        file.write_all(&line)
+            .and_then(|()| file.sync_data())
+            .map_err(|source| AuditError {
+                path: self.path.display().to_string(),
+                source,
+            })
+    }
+}
+
+/// Now, as RFC 3339 in UTC.
+pub fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

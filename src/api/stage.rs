@@ -1,0 +1,183 @@
+//! Verification and revocation over a scan's findings.
+//!
+//! Every distinct key (by fingerprint) of a verifiable rule is verified once, by up to
+//! `concurrency` workers under the client's rate limit; every verification is written to the audit
+//! log before the next request. Then, with `--revoke`, each live key found active is revoked, one at
+//! a time. A key found in a hundred places is verified once and revoked once. Results are attached
+//! to every finding of the key.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use super::audit::{now, AuditEntry, AuditError, AuditLog};
+use super::client::ApiClient;
+use super::revoke::{revoke, Attempt};
+use super::verify::{verify, Verdict};
+use crate::findings::{Finding, Revocation, RevocationStatus, Secret, VerificationStatus};
+use crate::rules::RuleSet;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StageOptions {
+    pub revoke: bool,
+    pub dry_run: bool,
+}
+
+/// A distinct key and where it was found.
+struct Key {
+    secret: Secret,
+    fingerprint: String,
+    redacted: String,
+    rule: String,
+    live: bool,
+    locations: Vec<String>,
+}
+
+fn status_name<T: serde::Serialize>(status: &T) -> String {
+    serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// What one request came to, as the audit log records it.
+struct Logged<'a> {
+    action: &'a str,
+    key_id: Option<&'a str>,
+    status: String,
+    http_status: Option<u16>,
+    detail: &'a str,
+}
+
+fn record(
+    audit: Option<&AuditLog>,
+    client: &ApiClient,
+    key: &Key,
+    logged: Logged<'_>,
+) -> Result<(), AuditError> {
+    let Some(audit) = audit else { return Ok(()) };
+    audit.record(&AuditEntry {
+        time: now(),
+        action: logged.action,
+        api_base: client.base().as_str(),
+        fingerprint: &key.fingerprint,
+        redacted: &key.redacted,
+        rule: &key.rule,
+        key_id: logged.key_id,
+        status: &logged.status,
+        http_status: logged.http_status,
+        detail: logged.detail,
+        locations: &key.locations,
+    })
+}
+
+/// Verifies (and with `options.revoke`, revokes) the keys of `findings`, attaching the outcomes.
+pub fn run(
+    findings: &mut [Finding],
+    rules: &RuleSet,
+    client: &ApiClient,
+    audit: Option<&AuditLog>,
+    options: StageOptions,
+) -> Result<(), AuditError> {
+    let mut keys: Vec<Key> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for f in findings.iter() {
+        if !rules.get(f.rule_index).verifiable() {
+            continue;
+        }
+        let location = match &f.commit {
+            Some(commit) => format!("{}:{}@{}", f.path, f.line, &commit[..commit.len().min(12)]),
+            None => format!("{}:{}", f.path, f.line),
+        };
+        let i = *index.entry(f.fingerprint.clone()).or_insert_with(|| {
+            keys.push(Key {
+                secret: f.secret.clone(),
+                fingerprint: f.fingerprint.clone(),
+                redacted: f.redacted.clone(),
+                rule: f.rule.clone(),
+                live: f.kind == "live",
+                locations: Vec::new(),
+            });
+            keys.len() - 1
+        });
+        keys[i].locations.push(location);
+    }
+
+    // Verification, in parallel.
+    let verdicts: Mutex<Vec<Option<Verdict>>> = Mutex::new(vec![None; keys.len()]);
+    let failure: Mutex<Option<AuditError>> = Mutex::new(None);
+    let next = AtomicUsize::new(0);
+    let workers = client.options.concurrency.clamp(1, keys.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= keys.len() || failure.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+                    break;
+                }
+                let key = &keys[i];
+                let verdict = verify(client, &key.secret);
+                let v = &verdict.verification;
+                let logged = Logged {
+                    action: "verify",
+                    key_id: None,
+                    status: status_name(&v.status),
+                    http_status: verdict.http_status,
+                    detail: &v.detail,
+                };
+                if let Err(e) = record(audit, client, key, logged) {
+                    *failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                    break;
+                }
+                verdicts.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(verdict);
+            });
+        }
+    });
+    if let Some(e) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e);
+    }
+    let verdicts = verdicts.into_inner().unwrap_or_else(|e| e.into_inner());
+
+    // Revocation, one key at a time.
+    let mut revocations: Vec<Option<Revocation>> = vec![None; keys.len()];
+    if options.revoke {
+        for (i, key) in keys.iter().enumerate() {
+            let Some(verdict) = &verdicts[i] else {
+                continue;
+            };
+            let skipped = |detail: String| Revocation {
+                status: RevocationStatus::Skipped,
+                key_id: None,
+                detail,
+                candidates: Vec::new(),
+            };
+            revocations[i] = Some(match (&verdict.listing, verdict.verification.status) {
+                _ if !key.live => skipped("test keys are verified, never revoked".into()),
+                (Some(listing), VerificationStatus::Active) => {
+                    let Attempt {
+                        revocation,
+                        http_status,
+                    } = revoke(client, &key.secret, listing, options.dry_run);
+                    let logged = Logged {
+                        action: "revoke",
+                        key_id: revocation.key_id.as_deref(),
+                        status: status_name(&revocation.status),
+                        http_status,
+                        detail: &revocation.detail,
+                    };
+                    record(audit, client, key, logged)?;
+                    revocation
+                }
+                (_, status) => skipped(format!("not revoked: the key is {}", status_name(&status))),
+            });
+        }
+    }
+
+    for f in findings.iter_mut() {
+        if let Some(&i) = index.get(&f.fingerprint) {
+            f.verification = verdicts[i].as_ref().map(|v| v.verification.clone());
+            f.revocation = revocations[i].clone();
+        }
+    }
+    Ok(())
+}

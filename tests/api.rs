@@ -1,0 +1,548 @@
+//! Verification and revocation against a fake key-management API (a real HTTP server on
+//! 127.0.0.1): every status, the ambiguity rule, dedup, dry run, the audit log, and exactly which
+//! requests reached the server.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::fake_api::{FakeApi, Fault};
+use common::*;
+use serde_json::Value;
+
+fn key(n: u32) -> String {
+    live(&format!("Api{n:03}Zx8Cv6Bn4Mq2Wd7Rf5"))
+}
+
+fn tkey(n: u32) -> String {
+    test_key(&format!("Api{n:03}Tt8Yy6Uu4Ii2Oo7Pp5"))
+}
+
+/// A folder with one file per key (`k{i}.env`).
+fn tree(keys: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, k) in keys.iter().enumerate() {
+        fs::write(dir.path().join(format!("k{i}.env")), format!("KEY={k}\n")).unwrap();
+    }
+    dir
+}
+
+/// `skguard scan ARGS --format json --api-base BASE` in `dir`.
+fn scan_api(dir: &Path, api: &FakeApi, args: &[&str]) -> (i32, Vec<Value>, String) {
+    let mut all = vec![
+        "--api-base",
+        api.base.as_str(),
+        "--api-confirm-interval",
+        "0.1",
+    ];
+    all.extend_from_slice(args);
+    let (code, findings, _, stderr) = scan_json(dir, &all);
+    (code, findings, stderr)
+}
+
+fn status_of(findings: &[Value], path: &str) -> (String, Option<String>) {
+    let f = findings
+        .iter()
+        .find(|f| f["path"] == path)
+        .unwrap_or_else(|| panic!("no finding in {path}: {findings:?}"));
+    (
+        f["verification"]["status"]
+            .as_str()
+            .unwrap_or("none")
+            .to_string(),
+        f["revocation"]["status"].as_str().map(str::to_string),
+    )
+}
+
+#[test]
+fn api_verification_statuses_and_one_request_per_distinct_key() {
+    let api = FakeApi::start();
+    let (active, restricted, revoked, unknown_to_api) = (key(1), key(2), key(3), key(4));
+    api.add("acct", "key_1", &active, 12);
+    api.add("acct", "key_2", &restricted, 12);
+    api.add("acct", "key_3", &revoked, 12);
+    api.restrict(&restricted);
+    api.revoke(&revoked);
+    let dir = tree(&[&active, &restricted, &revoked, &unknown_to_api, &active]);
+    let (code, findings, stderr) = scan_api(dir.path(), &api, &["--verify"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(status_of(&findings, "k0.env").0, "active");
+    assert_eq!(status_of(&findings, "k4.env").0, "active");
+    assert_eq!(status_of(&findings, "k1.env").0, "restricted");
+    assert_eq!(status_of(&findings, "k2.env").0, "invalid");
+    assert_eq!(status_of(&findings, "k3.env").0, "invalid");
+    // Four distinct keys, four GETs, no DELETE; each with its own key and skguard's User-Agent.
+    let seen = api.seen();
+    assert_eq!(api.log(), vec!["GET /v1/api-keys"; 4]);
+    let mut bearers: Vec<String> = seen
+        .iter()
+        .map(|s| s.authorization.clone().unwrap())
+        .collect();
+    bearers.sort();
+    let mut expected: Vec<String> = [&active, &restricted, &revoked, &unknown_to_api]
+        .iter()
+        .map(|k| format!("Bearer {k}"))
+        .collect();
+    expected.sort();
+    assert_eq!(bearers, expected);
+    assert!(seen
+        .iter()
+        .all(|s| s.user_agent.as_deref() == Some(concat!("skguard/", env!("CARGO_PKG_VERSION")))));
+}
+
+#[test]
+fn api_faults_are_retried_then_unknown() {
+    let api = FakeApi::start();
+    let keys: Vec<String> = (10..18).map(key).collect();
+    for (i, k) in keys.iter().enumerate() {
+        api.add(&format!("acct{i}"), &format!("key_{i}"), k, 12);
+    }
+    api.fault(
+        &keys[0],
+        Fault::RateLimited {
+            times: 2,
+            retry_after: 1,
+        },
+    );
+    api.fault(
+        &keys[1],
+        Fault::RateLimited {
+            times: 99,
+            retry_after: 1,
+        },
+    );
+    api.fault(&keys[2], Fault::ServerError { times: 1 });
+    api.fault(&keys[3], Fault::ServerError { times: 99 });
+    api.fault(&keys[4], Fault::Slow(std::time::Duration::from_secs(3)));
+    api.fault(&keys[5], Fault::MalformedJson);
+    api.fault(&keys[6], Fault::Html403);
+    api.fault(&keys[7], Fault::UndocumentedBody);
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let dir = tree(&refs);
+    let (code, findings, stderr) =
+        scan_api(dir.path(), &api, &["--verify", "--api-timeout", "0.5"]);
+    assert_eq!(code, 1, "{stderr}");
+    let statuses: Vec<String> = (0..8)
+        .map(|i| status_of(&findings, &format!("k{i}.env")).0)
+        .collect();
+    assert_eq!(
+        statuses,
+        ["active", "unknown", "active", "unknown", "unknown", "unknown", "unknown", "unknown"]
+    );
+    let detail = |i: usize| {
+        findings
+            .iter()
+            .find(|f| f["path"] == format!("k{i}.env"))
+            .unwrap()["verification"]["detail"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        detail(1).contains("429") && detail(1).contains("3 attempts"),
+        "{}",
+        detail(1)
+    );
+    assert!(detail(4).contains("timed out"), "{}", detail(4));
+    assert!(
+        detail(6).contains("403 without a JSON body"),
+        "{}",
+        detail(6)
+    );
+    let gets = |k: &str| {
+        api.seen()
+            .iter()
+            .filter(|s| s.authorization.as_deref() == Some(&format!("Bearer {k}")))
+            .count()
+    };
+    assert_eq!(gets(&keys[0]), 3, "two 429s, then the answer");
+    assert_eq!(gets(&keys[1]), 3, "attempts are bounded");
+    assert_eq!(gets(&keys[3]), 3);
+    assert_eq!(gets(&keys[6]), 1, "a non-JSON 403 is not retried");
+    assert!(api.deletes().is_empty());
+}
+
+#[test]
+fn api_redirects_are_never_followed_with_a_key() {
+    let api = FakeApi::start();
+    let elsewhere = FakeApi::start();
+    let k = key(20);
+    api.add("acct", "key_1", &k, 12);
+    elsewhere.add("acct", "key_1", &k, 12);
+    api.fault(&k, Fault::Redirect(elsewhere.base.clone()));
+    let dir = tree(&[&k]);
+    let (_, findings, _) = scan_api(dir.path(), &api, &["--verify", "--revoke"]);
+    assert_eq!(
+        status_of(&findings, "k0.env"),
+        ("unknown".into(), Some("skipped".into()))
+    );
+    assert!(findings[0]["verification"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("redirect"));
+    assert!(
+        elsewhere.seen().is_empty(),
+        "the other server heard nothing: {:?}",
+        elsewhere.seen()
+    );
+    assert!(api.deletes().is_empty());
+}
+
+#[test]
+fn api_revokes_an_identified_live_key_once_with_exactly_the_documented_requests() {
+    let api = FakeApi::start();
+    let (target, other) = (key(30), key(31));
+    api.add("acct", "key_target", &target, 12);
+    api.add_with_prefix("acct", "key_other", &other, "sk_live_Zz9");
+    // The same key in three places: verified once, revoked once.
+    let dir = tree(&[&target, &target, &target]);
+    let audit = dir.path().join("audit.jsonl");
+    let (code, findings, stderr) = scan_api(
+        dir.path(),
+        &api,
+        &["--revoke", "--audit-log", audit.to_str().unwrap()],
+    );
+    assert_eq!(code, 1, "findings exit 1, revoked or not: {stderr}");
+    for i in 0..3 {
+        assert_eq!(
+            status_of(&findings, &format!("k{i}.env")),
+            ("active".into(), Some("revoked".into()))
+        );
+    }
+    assert_eq!(findings[0]["revocation"]["key_id"], "key_target");
+    assert_eq!(
+        api.log(),
+        vec![
+            "GET /v1/api-keys",
+            "DELETE /v1/api-keys/key_target",
+            "GET /v1/api-keys"
+        ]
+    );
+    assert!(api
+        .seen()
+        .iter()
+        .all(|s| s.authorization.as_deref() == Some(&format!("Bearer {target}"))));
+    assert!(api.is_revoked(&target) && !api.is_revoked(&other));
+
+    // The audit log: one line per verification and per revocation, 0600, never the key.
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        fs::metadata(&audit).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let text = fs::read_to_string(&audit).unwrap();
+    assert!(!text.contains(&target), "{text}");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(
+        (
+            lines[0]["action"].as_str(),
+            lines[0]["status"].as_str(),
+            lines[0]["http_status"].as_u64()
+        ),
+        (Some("verify"), Some("active"), Some(200))
+    );
+    assert_eq!(
+        (
+            lines[1]["action"].as_str(),
+            lines[1]["status"].as_str(),
+            lines[1]["key_id"].as_str()
+        ),
+        (Some("revoke"), Some("revoked"), Some("key_target"))
+    );
+    assert_eq!(lines[1]["http_status"], 200);
+    assert_eq!(lines[0]["fingerprint"], fingerprint(&target));
+    assert_eq!(lines[0]["locations"].as_array().unwrap().len(), 3);
+    assert!(lines[0]["time"].as_str().unwrap().ends_with('Z'));
+
+    // A second run appends; the key is now invalid and nothing more is revoked.
+    let (_, findings, _) = scan_api(
+        dir.path(),
+        &api,
+        &["--revoke", "--audit-log", audit.to_str().unwrap()],
+    );
+    assert_eq!(
+        status_of(&findings, "k0.env"),
+        ("invalid".into(), Some("skipped".into()))
+    );
+    assert_eq!(fs::read_to_string(&audit).unwrap().lines().count(), 3);
+    assert_eq!(api.deletes().len(), 1);
+}
+
+#[test]
+fn api_ambiguity_and_pagination_revoke_nothing() {
+    let api = FakeApi::start();
+    // The documented listing shows the bare "sk_live_" prefix: with two keys, both match.
+    let (a, b) = (key(40), key(41));
+    api.add_with_prefix("acct", "key_a", &a, "sk_live_");
+    api.add_with_prefix("acct", "key_b", &b, "sk_live_");
+    let c = key(42);
+    api.add("solo", "key_c", &c, 12);
+    api.fault(&c, Fault::Paginated);
+    let d = key(43);
+    api.add_with_prefix("nomatch", "key_d", &d, "sk_live_Nope");
+    let dir = tree(&[&a, &c, &d]);
+    let (code, findings, _) = scan_api(dir.path(), &api, &["--revoke"]);
+    assert_eq!(code, 1);
+    for i in 0..3 {
+        assert_eq!(
+            status_of(&findings, &format!("k{i}.env")),
+            ("active".into(), Some("ambiguous".into()))
+        );
+    }
+    let candidates: Vec<&str> = findings[0]["revocation"]["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(candidates, ["key_a", "key_b"]);
+    assert!(findings[1]["revocation"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("paginated"));
+    assert!(api.deletes().is_empty(), "never guess: {:?}", api.log());
+}
+
+#[test]
+fn api_dry_run_and_test_keys_send_no_delete() {
+    let api = FakeApi::start();
+    let (l, t) = (key(50), tkey(51));
+    api.add("acct", "key_l", &l, 12);
+    api.add("acct2", "key_t", &t, 12);
+    let dir = tree(&[&l, &t]);
+    let (code, findings, _) = scan_api(dir.path(), &api, &["--revoke", "--dry-run"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        status_of(&findings, "k0.env"),
+        ("active".into(), Some("dry_run".into()))
+    );
+    assert_eq!(findings[0]["revocation"]["key_id"], "key_l");
+    assert_eq!(
+        status_of(&findings, "k1.env"),
+        ("active".into(), Some("skipped".into()))
+    );
+    let (_, findings, _) = scan_api(dir.path(), &api, &["--revoke"]);
+    assert_eq!(
+        status_of(&findings, "k1.env"),
+        ("active".into(), Some("skipped".into())),
+        "test keys are never revoked"
+    );
+    assert_eq!(api.deletes(), vec!["/v1/api-keys/key_l"]);
+}
+
+#[test]
+fn api_revocations_that_do_not_take_are_failed_and_exit_2() {
+    let api = FakeApi::start();
+    let (still, ignored, gone) = (key(60), key(61), key(62));
+    api.add("a", "key_still", &still, 12);
+    api.add("b", "key_ignored", &ignored, 12);
+    api.add("c", "key_gone", &gone, 12);
+    api.fault(&still, Fault::Delete404StillWorks);
+    api.fault(&ignored, Fault::DeleteIgnored);
+    api.fault(&gone, Fault::Delete404Revokes);
+    let dir = tree(&[&still, &ignored, &gone]);
+    let (code, findings, stderr) = scan_api(dir.path(), &api, &["--revoke"]);
+    assert_eq!(
+        code, 2,
+        "a failed revocation leaves a live key working: {stderr}"
+    );
+    assert_eq!(status_of(&findings, "k0.env").1.as_deref(), Some("failed"));
+    assert_eq!(status_of(&findings, "k1.env").1.as_deref(), Some("failed"));
+    assert_eq!(
+        status_of(&findings, "k2.env").1.as_deref(),
+        Some("already_revoked")
+    );
+    let count = |k: &str, method: &str| {
+        api.seen()
+            .iter()
+            .filter(|s| {
+                s.method == method && s.authorization.as_deref() == Some(&format!("Bearer {k}"))
+            })
+            .count()
+    };
+    // DELETE 404 then one confirming GET; DELETE 200 then three confirming GETs.
+    assert_eq!((count(&still, "GET"), count(&still, "DELETE")), (2, 1));
+    assert_eq!((count(&ignored, "GET"), count(&ignored, "DELETE")), (4, 1));
+    assert_eq!((count(&gone, "GET"), count(&gone, "DELETE")), (2, 1));
+}
+
+#[test]
+fn api_revoke_is_refused_for_keys_that_never_left_the_machine() {
+    let api = FakeApi::start();
+    let dir = tree(&[&key(70)]);
+    for flag in ["--staged", "--no-ignore"] {
+        let out = skguard()
+            .current_dir(dir.path())
+            .args(["scan", flag, "--revoke", "--api-base", &api.base])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("blocked, not revoked"));
+    }
+    assert!(api.seen().is_empty());
+}
+
+#[test]
+fn api_user_rules_are_never_sent_and_bases_are_checked() {
+    let api = FakeApi::start();
+    let dir = tree(&[]);
+    fs::write(
+        dir.path().join(".skguard.toml"),
+        "[[rules]]\nid = \"acme\"\nname = \"n\"\ndescription = \"d\"\nseverity = \"high\"\nprefixes = [\"acme_\"]\npattern = 'acme_[a-z0-9]{20}'\nremediation = \"r\"\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("a.txt"),
+        format!("acme_{}\n", "a1b2c3d4e5".repeat(2)),
+    )
+    .unwrap();
+    let (code, findings, _) = scan_api(dir.path(), &api, &["--verify"]);
+    assert_eq!((code, findings.len()), (1, 1));
+    assert!(findings[0]["verification"].is_null());
+    assert!(
+        api.seen().is_empty(),
+        "a user's rule is never verified against the provider"
+    );
+
+    for base in ["http://api.example.test", "ftp://127.0.0.1"] {
+        let out = skguard()
+            .current_dir(dir.path())
+            .args(["scan", "--verify", "--api-base", base])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{base}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("https"),
+            "{base}"
+        );
+    }
+    // SKGUARD_API_BASE is the default when there is no flag.
+    let k = key(71);
+    api.add("acct", "key_1", &k, 12);
+    fs::write(dir.path().join("k.env"), format!("K={k}\n")).unwrap();
+    let out = skguard()
+        .current_dir(dir.path())
+        .env("SKGUARD_API_BASE", &api.base)
+        .args(["scan", "--verify", "--format", "jsonl"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("\"active\""),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn api_fail_on_active_and_the_human_report_puts_live_active_keys_first() {
+    let api = FakeApi::start();
+    let (inv, act) = (key(80), key(81));
+    api.add("acct", "key_1", &act, 12);
+    let dir = tree(&[&inv]);
+    let out = skguard()
+        .current_dir(dir.path())
+        .args(["scan", "--fail-on", "active"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--fail-on active needs --verify"
+    );
+    let run = |dir: &Path| {
+        skguard()
+            .current_dir(dir)
+            .args([
+                "scan",
+                "--verify",
+                "--fail-on",
+                "active",
+                "--api-base",
+                &api.base,
+            ])
+            .output()
+            .unwrap()
+    };
+    assert_eq!(
+        run(dir.path()).status.code(),
+        Some(0),
+        "an invalid key does not fail --fail-on active"
+    );
+    let dir = tree(&[&inv, &act]);
+    let out = run(dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let (active_at, invalid_at) = (
+        stdout.find("ACTIVE").unwrap(),
+        stdout.find("invalid").unwrap(),
+    );
+    assert!(active_at < invalid_at, "{stdout}");
+    assert!(stdout.contains("Settings > API Keys"), "{stdout}");
+    assert!(!stdout.contains(&act) && !stdout.contains(&inv), "{stdout}");
+}
+
+#[test]
+fn api_verify_command_reads_keys_from_standard_input() {
+    let api = FakeApi::start();
+    let (act, inv) = (key(90), key(91));
+    api.add("acct", "key_1", &act, 12);
+    let run = |input: String| {
+        skguard()
+            .args(["verify", "--api-base", &api.base])
+            .write_stdin(input)
+            .output()
+            .unwrap()
+    };
+    let out = run(format!("{act}\n\n{inv}\n{act}\n"));
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert!(
+        stdout.contains("sk_live_Api…Rf5  active") && stdout.contains("  invalid  "),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(&act));
+    assert_eq!(run(format!("{inv}\n")).status.code(), Some(0));
+    let out = run("not a key\n".into());
+    assert_eq!(out.status.code(), Some(2));
+    let slow = key(92);
+    api.add("acct2", "key_2", &slow, 12);
+    api.fault(&slow, Fault::ServerError { times: 99 });
+    assert_eq!(
+        run(format!("{slow}\n{act}\n")).status.code(),
+        Some(2),
+        "unknown wins"
+    );
+}
+
+#[test]
+fn api_revoke_command_takes_the_authorising_key_from_the_environment_or_stdin() {
+    let api = FakeApi::start();
+    let (admin, victim) = (key(95), key(96));
+    api.add("acct", "key_admin", &admin, 12);
+    api.add("acct", "key_victim", &victim, 12);
+    let out = skguard()
+        .args(["revoke", "--key-id", "key_victim", "--api-base", &api.base])
+        .env("SKGUARD_API_KEY", &admin)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(api.is_revoked(&victim) && !api.is_revoked(&admin));
+    let out = skguard()
+        .args(["revoke", "--key-id", "key_nope", "--api-base", &api.base])
+        .write_stdin(format!("{admin}\n"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("404"));
+    assert!(!text(&out).contains(&admin));
+    assert_eq!(
+        api.deletes(),
+        vec!["/v1/api-keys/key_victim", "/v1/api-keys/key_nope"]
+    );
+}
