@@ -114,6 +114,17 @@ pub enum VerificationStatus {
     Unknown,
 }
 
+impl VerificationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerificationStatus::Active => "active",
+            VerificationStatus::Invalid => "invalid",
+            VerificationStatus::Restricted => "restricted",
+            VerificationStatus::Unknown => "unknown",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verification {
     pub status: VerificationStatus,
@@ -129,6 +140,19 @@ pub enum RevocationStatus {
     Failed,
     DryRun,
     Skipped,
+}
+
+impl RevocationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevocationStatus::Revoked => "revoked",
+            RevocationStatus::AlreadyRevoked => "already_revoked",
+            RevocationStatus::Ambiguous => "ambiguous",
+            RevocationStatus::Failed => "failed",
+            RevocationStatus::DryRun => "dry_run",
+            RevocationStatus::Skipped => "skipped",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -252,6 +276,25 @@ mod tests {
         for shown in [format!("{s:?}"), format!("{s}"), format!("{:?}", Some(&s))] {
             assert!(!shown.contains(s.expose()), "{shown}");
             assert!(shown.contains("sk_live_Zt7…Hd1"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn status_names_are_their_json_names() {
+        use VerificationStatus as V;
+        for v in [V::Active, V::Invalid, V::Restricted, V::Unknown] {
+            assert_eq!(serde_json::to_value(v).unwrap(), v.as_str());
+        }
+        use RevocationStatus as R;
+        for r in [
+            R::Revoked,
+            R::AlreadyRevoked,
+            R::Ambiguous,
+            R::Failed,
+            R::DryRun,
+            R::Skipped,
+        ] {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
         }
     }
 

@@ -33,13 +33,6 @@ struct Key {
     locations: Vec<String>,
 }
 
-fn status_name<T: serde::Serialize>(status: &T) -> String {
-    serde_json::to_value(status)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 /// What one request came to, as the audit log records it.
 struct Logged<'a> {
     action: &'a str,
@@ -121,7 +114,7 @@ pub fn run(
                 let logged = Logged {
                     action: "verify",
                     key_id: None,
-                    status: status_name(&v.status),
+                    status: v.status.as_str().to_string(),
                     http_status: verdict.http_status,
                     detail: &v.detail,
                 };
@@ -161,14 +154,14 @@ pub fn run(
                     let logged = Logged {
                         action: "revoke",
                         key_id: revocation.key_id.as_deref(),
-                        status: status_name(&revocation.status),
+                        status: revocation.status.as_str().to_string(),
                         http_status,
                         detail: &revocation.detail,
                     };
                     record(audit, client, key, logged)?;
                     revocation
                 }
-                (_, status) => skipped(format!("not revoked: the key is {}", status_name(&status))),
+                (_, status) => skipped(format!("not revoked: the key is {}", status.as_str())),
             });
         }
     }

@@ -115,10 +115,7 @@ pub fn run_verify(args: VerifyArgs) -> Result<Status> {
         }
         let verdict = verify(&client, &key);
         let v = &verdict.verification;
-        let name = serde_json::to_value(v.status)?
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let name = v.status.as_str();
         if let Some(audit) = &audit {
             audit.record(&AuditEntry {
                 time: now(),
@@ -128,7 +125,7 @@ pub fn run_verify(args: VerifyArgs) -> Result<Status> {
                 redacted: &key.redacted(),
                 rule: &rule,
                 key_id: None,
-                status: &name,
+                status: name,
                 http_status: verdict.http_status,
                 detail: &v.detail,
                 locations: &["(standard input)".to_string()],

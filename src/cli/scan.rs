@@ -79,8 +79,9 @@ impl Target {
 pub struct ScanArgs {
     #[command(flatten)]
     pub target: Target,
-    /// Output format, optionally to its own file: human, json, jsonl. Repeat it to write several
-    /// formats in one run; at most one goes to standard output.
+    /// Output format, optionally to its own file: human, json, jsonl, sarif (code scanning), github
+    /// (workflow annotations, and the step summary when GITHUB_STEP_SUMMARY is set). Repeat it to
+    /// write several formats in one run; at most one goes to standard output.
     #[arg(long = "format", value_name = "FMT[=FILE]")]
     pub formats: Vec<String>,
     /// Where the (single) format goes.
@@ -440,6 +441,21 @@ fn outputs(formats: &[String], output: Option<&Path>) -> Result<Vec<(Format, Opt
 
 /// Writes `report` in every requested format.
 pub fn write_outputs(outputs: &[(Format, Option<PathBuf>)], report: &Report<'_>) -> Result<()> {
+    if outputs.iter().any(|(f, _)| *f == Format::Github) {
+        if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+            let mut file = fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .with_context(|| {
+                    format!(
+                        "cannot append to GITHUB_STEP_SUMMARY ({})",
+                        Path::new(&path).display()
+                    )
+                })?;
+            file.write_all(report::github::summary_markdown(report).as_bytes())?;
+        }
+    }
     for (format, file) in outputs {
         match file {
             None => {

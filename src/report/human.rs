@@ -298,10 +298,7 @@ fn key_status(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Resu
                 .as_deref()
                 .map(|id| format!(" {id}"))
                 .unwrap_or_default();
-            let status = serde_json::to_value(r.status)
-                .ok()
-                .and_then(|s| s.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let status = r.status.as_str();
             let style = if r.status == RevocationStatus::Revoked {
                 p.good
             } else if r.status == RevocationStatus::Failed {

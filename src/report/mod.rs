@@ -3,7 +3,9 @@
 //! Keys are written whole only with `show_secret`, and only by these formats; everywhere else a
 //! finding carries its redacted form and fingerprint.
 
+pub mod github;
 mod human;
+mod sarif;
 
 use std::io::{self, Write};
 use std::str::FromStr;
@@ -18,6 +20,15 @@ pub enum Format {
     Human,
     Json,
     Jsonl,
+    Sarif,
+    Github,
+}
+
+impl Format {
+    /// SARIF and workflow commands go where others can read them: never a whole key.
+    pub fn may_show_secrets(self) -> bool {
+        matches!(self, Format::Human | Format::Json | Format::Jsonl)
+    }
 }
 
 impl FromStr for Format {
@@ -28,8 +39,10 @@ impl FromStr for Format {
             "human" => Ok(Format::Human),
             "json" => Ok(Format::Json),
             "jsonl" => Ok(Format::Jsonl),
+            "sarif" => Ok(Format::Sarif),
+            "github" => Ok(Format::Github),
             other => Err(format!(
-                "unknown format {other:?} (expected human, json or jsonl)"
+                "unknown format {other:?} (expected human, json, jsonl, sarif or github)"
             )),
         }
     }
@@ -89,7 +102,16 @@ pub fn write(
     out: &mut dyn Write,
     color: bool,
 ) -> io::Result<()> {
+    if report.show_secret && !format.may_show_secrets() {
+        let redacted = Report {
+            show_secret: false,
+            ..*report
+        };
+        return write(format, &redacted, out, color);
+    }
     match format {
+        Format::Sarif => sarif::write(report, out),
+        Format::Github => github::write(report, out),
         Format::Human => human::write(report, out, color),
         Format::Json => {
             #[derive(Serialize)]

@@ -1,0 +1,154 @@
+//! GitHub Actions output: workflow-command annotations (`::error`, `::warning`), escaped by
+//! GitHub's rules, and a Markdown step summary. GitHub shows a limited number of annotations per
+//! step, so the summary is the complete list. Never a whole key, whatever the flags.
+
+use std::io::{self, Write};
+
+use super::{sarif, Report};
+use crate::findings::{RevocationStatus, VerificationStatus};
+use crate::sources::git::COMMIT_MESSAGE;
+
+/// A workflow command's message.
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// A workflow command's property value.
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+pub(super) fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
+    for f in report.findings {
+        let rule = report.rules.get(f.rule_index);
+        let command = if f.kind == "live" { "error" } else { "warning" };
+        let title = format!("skguard: {} ({})", rule.spec.name, f.rule);
+        let mut properties = Vec::new();
+        if f.path != COMMIT_MESSAGE {
+            properties.push(format!("file={}", escape_property(&f.path)));
+            properties.push(format!("line={}", f.line));
+            properties.push(format!("col={}", f.column));
+        }
+        properties.push(format!("title={}", escape_property(&title)));
+        let mut message = sarif::message(f, rule);
+        if let Some(commit) = &f.commit {
+            message.push_str(&format!(" Introduced in {commit}"));
+            if f.path == COMMIT_MESSAGE {
+                message.push_str(" (in its commit message)");
+            }
+            message.push('.');
+        }
+        message
+            .push_str(" Rotate it in the dashboard (Settings > API Keys) if it was ever pushed.");
+        writeln!(
+            out,
+            "::{command} {}::{}",
+            properties.join(","),
+            escape_data(&message)
+        )?;
+    }
+    Ok(())
+}
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+/// The step summary: counts, every finding, and what to do next.
+pub fn summary_markdown(report: &Report<'_>) -> String {
+    let findings = report.findings;
+    let live = findings.iter().filter(|f| f.kind == "live").count();
+    let active = findings
+        .iter()
+        .filter(|f| {
+            f.verification
+                .as_ref()
+                .is_some_and(|v| v.status == VerificationStatus::Active)
+        })
+        .count();
+    let revoked = findings
+        .iter()
+        .filter(|f| {
+            f.revocation
+                .as_ref()
+                .is_some_and(|r| r.status == RevocationStatus::Revoked)
+        })
+        .count();
+    let mut md = String::from("## skguard\n\n");
+    if findings.is_empty() {
+        md.push_str("✅ No secret keys found.\n");
+    } else {
+        md.push_str(&format!(
+            "❌ **{} {} found** ({} live, {} distinct). ",
+            findings.len(),
+            if findings.len() == 1 { "key" } else { "keys" },
+            live,
+            report.summary.distinct_keys
+        ));
+        if findings.iter().any(|f| f.verification.is_some()) {
+            md.push_str(&format!(
+                "{active} active by the key-management API, {revoked} revoked by this run."
+            ));
+        }
+        md.push_str("\n\n| | Key | Where | Commit | Verification | Revocation |\n|---|---|---|---|---|---|\n");
+        for f in findings {
+            let icon = if f.kind == "live" {
+                "🔴 live"
+            } else {
+                "🟡 test"
+            };
+            let commit = f
+                .commit
+                .as_deref()
+                .map(|c| format!("`{}`", &c[..c.len().min(12)]))
+                .unwrap_or_default();
+            let verification = f
+                .verification
+                .as_ref()
+                .map_or("not checked", |v| v.status.as_str());
+            let revocation = f
+                .revocation
+                .as_ref()
+                .map(|r| match &r.key_id {
+                    Some(id) => format!("{} ({})", r.status.as_str(), cell(id)),
+                    None => r.status.as_str().to_string(),
+                })
+                .unwrap_or_default();
+            md.push_str(&format!(
+                "| {icon} | `{}` | `{}:{}` | {commit} | {verification} | {revocation} |\n",
+                f.redacted,
+                cell(&f.path),
+                f.line
+            ));
+        }
+        md.push_str(
+            "\n### What to do now\n\n\
+             1. **Rotate first.** A key that was pushed is leaked: in the dashboard, Settings > API Keys, create a \
+             new key, deploy it, then revoke the old one (or run skguard with `revoke: true`). Rewriting history \
+             does not un-leak a pushed key.\n\
+             2. Load keys from environment variables or your CI's secret store, never from code.\n\
+             3. Restrict keys by IP address, referrer URL and endpoint.\n\
+             4. Not a real key? Add `skguard:allow` to its line, or its fingerprint to `[allowlist]` in `.skguard.toml`.\n",
+        );
+    }
+    if report.summary.unreadable > 0 {
+        md.push_str(&format!(
+            "\n⚠️ {} things could not be read: this answer is incomplete (see the step's log).\n",
+            report.summary.unreadable
+        ));
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workflow_command_escaping() {
+        assert_eq!(escape_data("50%\r\nnext"), "50%25%0D%0Anext");
+        assert_eq!(escape_property("a:b,c%\n"), "a%3Ab%2Cc%25%0A");
+    }
+}
