@@ -1,0 +1,136 @@
+//! Properties of matching, location, redaction and fingerprints, over random inputs.
+
+use base64::Engine;
+use proptest::prelude::*;
+use sha2::{Digest, Sha256};
+use skguard::findings::{Encoding, Secret};
+use skguard::matching::Matcher;
+use skguard::rules::RuleSet;
+use skguard::sources::StreamScanner;
+
+/// Text around keys: no `_` (so no prefix can form), no `\` (so no escape), no `%` (so no
+/// percent-encoding), some multi-byte characters and newlines.
+fn filler() -> impl Strategy<Value = String> {
+    proptest::string::string_regex("[ a-jA-J0-9=:;,.'\"\n\té→中-]{0,80}").unwrap()
+}
+
+/// A key body that is not a placeholder: random, with at least three distinct characters.
+fn body() -> impl Strategy<Value = String> {
+    proptest::string::string_regex("[A-Za-z0-9]{10,247}")
+        .unwrap()
+        .prop_filter("not a placeholder", |b| {
+            let mut chars: Vec<char> = b.chars().collect();
+            chars.sort();
+            chars.dedup();
+            chars.len() >= 3
+                && !b.to_ascii_lowercase().contains("xxxxxx")
+                && !b.to_ascii_lowercase().starts_with("abcdefghij")
+        })
+}
+
+fn scan(bytes: &[u8]) -> Vec<(u64, u64, String, Encoding)> {
+    static MATCHER: std::sync::OnceLock<Matcher> = std::sync::OnceLock::new();
+    let matcher = MATCHER.get_or_init(|| Matcher::new(RuleSet::builtin()));
+    let mut scanner = StreamScanner::new(matcher);
+    let mut out = Vec::new();
+    scanner.scan(&mut &bytes[..], &mut out).unwrap();
+    out.into_iter()
+        .map(|l| {
+            (
+                l.line,
+                l.column,
+                l.candidate.secret.expose().to_string(),
+                l.candidate.encoding,
+            )
+        })
+        .collect()
+}
+
+/// Line and column (in characters) of byte offset `at` in `text`.
+fn place(text: &str, at: usize) -> (u64, u64) {
+    let before = &text[..at];
+    let line = before.matches('\n').count() as u64 + 1;
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[start..].chars().count() as u64 + 1)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_random_key_in_random_text_is_found_where_it_is(
+        before in filler(), after in filler(), body in body(), live in any::<bool>(), encoding in 0..5u8,
+    ) {
+        let key = format!("{}{body}", if live { "sk_live_" } else { "sk_test_" });
+        // The key's boundaries: what precedes is not a word character, what follows does not
+        // continue the body.
+        let before = format!("{before} ");
+        let after = format!(" {after}");
+        let (bytes, expected_at, expected_encoding) = match encoding {
+            0 => {
+                let text = format!("{before}{key}{after}");
+                let at = place(&text, before.len());
+                (text.into_bytes(), at, Encoding::Raw)
+            }
+            1 => {
+                let text = format!("{before}\"\\n{key}\"{after}");
+                let at = place(&text, before.len() + 3);
+                (text.into_bytes(), at, Encoding::Escape)
+            }
+            2 => {
+                let text = format!("{before}?k=%22{key}{after}");
+                let at = place(&text, before.len() + 6);
+                (text.into_bytes(), at, Encoding::Percent)
+            }
+            3 => {
+                // base64 of "x=" + key on a line of its own after the filler.
+                let prefix = format!("{before}\nsecret: ");
+                let encoded = base64::engine::general_purpose::STANDARD.encode(format!("x={key}\n"));
+                let text = format!("{prefix}{encoded}\n");
+                let (line, column) = place(&text, prefix.len());
+                (text.into_bytes(), (line, column + 2 * 4 / 3), Encoding::Base64)
+            }
+            _ => {
+                let text = format!("{before}{key}{after}");
+                let (line, _) = place(&text, before.len());
+                let line_start = text[..before.len()].rfind('\n').map_or(0, |i| i + 1);
+                let column = text[line_start..before.len()].encode_utf16().count() as u64 + 1;
+                let utf16: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+                (utf16, (line, column), Encoding::Utf16)
+            }
+        };
+        let found = scan(&bytes);
+        prop_assert_eq!(found.len(), 1, "{:?}", found);
+        prop_assert_eq!(&found[0].2, &key);
+        prop_assert_eq!(found[0].3, expected_encoding);
+        prop_assert_eq!((found[0].0, found[0].1), expected_at);
+    }
+
+    #[test]
+    fn redaction_reveals_at_most_a_quarter_and_never_more_than_eight(body in "[A-Za-z0-9]{10,247}") {
+        let key = format!("sk_live_{body}");
+        let secret = Secret::new(key.clone(), 8);
+        let redacted = secret.redacted();
+        let shown = redacted.trim_start_matches("sk_live_").replace('…', "");
+        prop_assert!(shown.chars().count() <= 8);
+        prop_assert!(shown.chars().count() * 4 <= body.len());
+        prop_assert!(!redacted.contains(&body));
+        let debug = format!("{:?}", secret);
+        prop_assert!(!debug.contains(&body));
+    }
+
+    #[test]
+    fn the_fingerprint_is_the_sha256_of_the_key(body in "[A-Za-z0-9]{10,247}") {
+        let key = format!("sk_test_{body}");
+        let expected = format!("sha256:{:x}", Sha256::digest(key.as_bytes()));
+        prop_assert_eq!(Secret::new(key, 8).fingerprint(), expected);
+    }
+
+    #[test]
+    fn placeholders_are_never_findings(c in "[A-Za-z0-9]", n in 10usize..247, mask in 6usize..40, tail in "[A-Za-z0-9]{0,8}") {
+        let repeated = format!("KEY=sk_live_{}\n", c.repeat(n));
+        prop_assert!(scan(repeated.as_bytes()).is_empty());
+        let masked = format!("KEY=sk_test_{}{tail}\n", "x".repeat(mask));
+        prop_assert!(scan(masked.as_bytes()).is_empty());
+    }
+}
