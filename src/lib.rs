@@ -15,6 +15,8 @@
 pub mod api;
 pub mod config;
 pub mod findings;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod matching;
 pub mod report;
 pub mod rules;

@@ -176,7 +176,7 @@ pub fn collect(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
         } else {
             let commits = match &target.range {
                 Some(range) => {
-                    let (base, tip) = split_range(range)?;
+                    let (base, tip) = git::parse_range(range)?;
                     git::Commits::Range {
                         base: base.into(),
                         tip: tip.into(),
@@ -252,7 +252,7 @@ fn git_config(repo: &git2::Repository, target: &Target) -> Result<(Config, Strin
             format!(":{name} (the index)"),
         )
     } else if let Some(range) = &target.range {
-        let (base, tip) = split_range(range)?;
+        let (base, tip) = git::parse_range(range)?;
         let resolved = git::resolve_range(repo, base, tip)?;
         let trusted = resolved.base.or_else(|| {
             let default = repo
@@ -294,15 +294,6 @@ fn git_config(repo: &git2::Repository, target: &Target) -> Result<(Config, Strin
         None => Config::default(),
     };
     Ok((config, origin))
-}
-
-fn split_range(range: &str) -> Result<(&str, &str)> {
-    match range.split_once("..") {
-        Some((base, tip)) if !base.is_empty() && !tip.is_empty() && !tip.starts_with('.') => {
-            Ok((base, tip))
-        }
-        _ => bail!("--range {range:?}: expected A..B (two revisions)"),
-    }
 }
 
 /// The rules in force and the allowlist, from a configuration.

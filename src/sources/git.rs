@@ -275,6 +275,68 @@ fn scan_blobs(
     ScannedBlobs { keys, failed }
 }
 
+/// One record of `git diff-index --raw -z --no-abbrev`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawChange {
+    pub new_mode: String,
+    pub old_id: Oid,
+    pub new_id: Oid,
+    pub status: char,
+    pub path: String,
+}
+
+/// Parses `git diff-index --raw -z` output: records of `:old_mode new_mode old_id new_id status`,
+/// NUL, path, NUL.
+pub fn parse_raw_diff(bytes: &[u8]) -> Result<Vec<RawChange>, GitError> {
+    let unexpected =
+        |what: &str| GitError::Usage(format!("git diff-index: unexpected output {what:?}"));
+    let mut fields = bytes.split(|&b| b == 0);
+    let mut changes = Vec::new();
+    while let Some(meta) = fields.next() {
+        if meta.is_empty() {
+            continue;
+        }
+        let meta = String::from_utf8_lossy(meta);
+        let path = fields
+            .next()
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| unexpected(&meta))?;
+        let parts: Vec<&str> = meta
+            .strip_prefix(':')
+            .ok_or_else(|| unexpected(&meta))?
+            .split(' ')
+            .collect();
+        let [_, new_mode, old_id, new_id, status] = parts[..] else {
+            return Err(unexpected(&meta));
+        };
+        let id = |id: &str| Oid::from_str(id).map_err(|_| unexpected(&meta));
+        let mut status_chars = status.chars();
+        let (Some(status), None) = (status_chars.next(), status_chars.next()) else {
+            return Err(unexpected(&meta));
+        };
+        changes.push(RawChange {
+            new_mode: new_mode.to_string(),
+            old_id: id(old_id)?,
+            new_id: id(new_id)?,
+            status,
+            path: String::from_utf8_lossy(path).into_owned(),
+        });
+    }
+    Ok(changes)
+}
+
+/// Splits `A..B` into its two revisions.
+pub fn parse_range(range: &str) -> Result<(&str, &str), GitError> {
+    match range.split_once("..") {
+        Some((base, tip)) if !base.is_empty() && !tip.is_empty() && !tip.starts_with('.') => {
+            Ok((base, tip))
+        }
+        _ => Err(GitError::Usage(format!(
+            "--range {range:?}: expected A..B (two revisions)"
+        ))),
+    }
+}
+
 /// What the index changes relative to the commit's parents, from `git diff-index --cached`
 /// against the first parent (the empty tree on an unborn branch); the other parents (MERGE_HEAD)
 /// are looked up by path.
@@ -307,40 +369,24 @@ fn staged_changes(
             String::from_utf8_lossy(&out.stderr).trim()
         )));
     }
-    let mut fields = out.stdout.split(|&b| b == 0).filter(|f| !f.is_empty());
     let mut changes = Vec::new();
-    // Records are ":old_mode new_mode old_id new_id status" NUL path NUL.
-    while let (Some(meta), Some(path)) = (fields.next(), fields.next()) {
-        let meta = String::from_utf8_lossy(meta);
-        let parts: Vec<&str> = meta.trim_start_matches(':').split(' ').collect();
-        let [_, new_mode, old_id, new_id, status] = parts[..] else {
-            return Err(GitError::Usage(format!(
-                "git diff-index: unexpected output {meta:?}"
-            )));
-        };
-        let path = String::from_utf8_lossy(path).into_owned();
-        match status {
-            "A" | "M" | "T" => {}
-            "U" => {
+    for raw in parse_raw_diff(&out.stdout)? {
+        match raw.status {
+            'A' | 'M' | 'T' => {}
+            'U' => {
                 return Err(GitError::Usage(format!(
-                    "{path} has unresolved conflicts: resolve them and stage the result"
+                    "{} has unresolved conflicts: resolve them and stage the result",
+                    raw.path
                 )))
             }
             _ => continue,
         }
-        if new_mode == "160000" {
+        if raw.new_mode == "160000" {
             *submodules += 1;
             continue;
         }
-        let parse = |id: &str| {
-            Oid::from_str(id).map_err(git_err(format!("git diff-index: object id {id:?}")))
-        };
-        let blob = parse(new_id)?;
-        let first = if status == "A" {
-            None
-        } else {
-            Some(parse(old_id)?)
-        };
+        let (path, blob) = (raw.path, raw.new_id);
+        let first = (raw.status != 'A').then_some(raw.old_id);
         let others = parents
             .iter()
             .skip(1)
@@ -740,6 +786,41 @@ mod tests {
         assert_eq!(iso8601(0, 0), "1970-01-01T00:00:00Z");
         assert_eq!(iso8601(1_700_000_000, 60), "2023-11-14T23:13:20+01:00");
         assert_eq!(iso8601(1_700_000_000, -300), "2023-11-14T17:13:20-05:00");
+    }
+
+    #[test]
+    fn raw_diff_records() {
+        let a = "1".repeat(40);
+        let b = "2".repeat(40);
+        let raw = format!(
+            ":100644 100644 {a} {b} M\0src/a b.rs\0:000000 160000 {} {b} A\0vendor/sub\0",
+            "0".repeat(40)
+        );
+        let changes = parse_raw_diff(raw.as_bytes()).unwrap();
+        assert_eq!(changes.len(), 2);
+        assert_eq!(
+            (
+                changes[0].status,
+                changes[0].path.as_str(),
+                changes[0].new_id.to_string()
+            ),
+            ('M', "src/a b.rs", b.clone())
+        );
+        assert_eq!(changes[1].new_mode, "160000");
+        assert!(parse_raw_diff(b":100644 100644 zz yy M\0a\0").is_err());
+        assert!(
+            parse_raw_diff(format!(":100644 100644 {a} {b} M\0").as_bytes()).is_err(),
+            "a record without its path"
+        );
+        assert!(parse_raw_diff(b"").unwrap().is_empty());
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("a..b").unwrap(), ("a", "b"));
+        for bad in ["a", "..b", "a..", "a...b"] {
+            assert!(parse_range(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -1,0 +1,1 @@
+KEY = "sk_live_FixtureAllowedInline1Az2Sx"  # skguard:allow
