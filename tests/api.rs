@@ -546,3 +546,95 @@ fn api_revoke_command_takes_the_authorising_key_from_the_environment_or_stdin() 
         vec!["/v1/api-keys/key_victim", "/v1/api-keys/key_nope"]
     );
 }
+
+#[test]
+fn api_hostile_servers_are_bounded_unknown_and_revoke_nothing() {
+    let api = FakeApi::start();
+    let keys: Vec<String> = (100..104).map(key).collect();
+    let faults = [
+        Fault::Trickle,
+        Fault::Endless,
+        Fault::Huge,
+        Fault::WrongContentType,
+    ];
+    for (i, (k, fault)) in keys.iter().zip(faults).enumerate() {
+        api.add(&format!("acct{i}"), &format!("key_{i}"), k, 12);
+        api.fault(k, fault);
+    }
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let dir = tree(&refs);
+    let started = std::time::Instant::now();
+    let (code, findings, stderr) = scan_api(
+        dir.path(),
+        &api,
+        &["--revoke", "--api-timeout", "1", "--api-deadline", "20"],
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "bounded: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(code, 1, "{stderr}");
+    for i in 0..4 {
+        assert_eq!(
+            status_of(&findings, &format!("k{i}.env")),
+            ("unknown".into(), Some("skipped".into())),
+            "fault {i}"
+        );
+    }
+    let detail = |i: usize| {
+        findings
+            .iter()
+            .find(|f| f["path"] == format!("k{i}.env"))
+            .unwrap()["verification"]["detail"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(detail(0).contains("timed out"), "{}", detail(0));
+    // Bounded by the size cap, or by the timeout when the machine is slow: either way, not read.
+    for i in [1, 2] {
+        assert!(
+            detail(i).contains("larger than") || detail(i).contains("timed out"),
+            "{}",
+            detail(i)
+        );
+    }
+    assert!(detail(3).contains("not JSON"), "{}", detail(3));
+    assert!(api.deletes().is_empty());
+
+    // A server that does not speak TLS where https is expected: the handshake fails, unknown, and
+    // nothing but the TLS hello ever reached it (no key on the wire).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = received.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(3) {
+            use std::io::{Read, Write};
+            let mut stream = stream.unwrap();
+            let mut buf = [0u8; 4096];
+            let n = stream.read(&mut buf).unwrap_or(0);
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    let tls = format!("https://127.0.0.1:{port}");
+    let (_, findings, _, _) = scan_json(
+        dir.path(),
+        &["--verify", "--api-base", &tls, "--api-timeout", "2"],
+    );
+    let v = &findings.iter().find(|f| f["path"] == "k0.env").unwrap()["verification"];
+    assert_eq!(v["status"], "unknown");
+    assert!(
+        v["detail"].as_str().unwrap().contains("connection failed"),
+        "{v}"
+    );
+    let wire = received.lock().unwrap().clone();
+    assert!(
+        !wire.is_empty()
+            && !keys
+                .iter()
+                .any(|k| wire.windows(k.len()).any(|w| w == k.as_bytes()))
+    );
+}

@@ -90,6 +90,11 @@ fn judge(answer: Answer) -> Judged {
     };
     let http = Some(status);
     match status {
+        200 if !json => Judged::Retry {
+            after: None,
+            detail: "HTTP 200 that is not JSON (by its content type)".into(),
+            http_status: http,
+        },
         200 => match parse_listing(&body) {
             Some(listing) => {
                 let n = listing.keys.len();

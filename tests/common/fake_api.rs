@@ -57,6 +57,37 @@ pub enum Fault {
     Delete404Revokes,
     /// DELETE answers 200 but the key keeps working.
     DeleteIgnored,
+    /// The documented listing, one byte every 100 ms.
+    Trickle,
+    /// A 200 whose body never ends.
+    Endless,
+    /// A valid listing of 10 MB.
+    Huge,
+    /// The documented listing, served as text/html.
+    WrongContentType,
+}
+
+/// Bytes, one at a time, slowly.
+struct Slowly(Vec<u8>, usize);
+impl std::io::Read for Slowly {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.1 >= self.0.len() || buf.is_empty() {
+            return Ok(0);
+        }
+        thread::sleep(Duration::from_millis(100));
+        buf[0] = self.0[self.1];
+        self.1 += 1;
+        Ok(1)
+    }
+}
+
+/// `[[[[…`, forever.
+struct Forever;
+impl std::io::Read for Forever {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        buf.fill(b'[');
+        Ok(buf.len())
+    }
 }
 
 #[derive(Default)]
@@ -203,6 +234,45 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>) {
         *hits += 1;
         (fault, *hits)
     };
+    let json_header = || Header::from_bytes("Content-Type", "application/json").unwrap();
+    let listing = json!({"success": true, "data": [{"id": "key_x", "name": "x", "prefix": "sk_"}]})
+        .to_string();
+    match &fault.0 {
+        Some(Fault::Trickle) => {
+            let body = listing.into_bytes();
+            let len = body.len();
+            let _ = request.respond(Response::new(
+                200.into(),
+                vec![json_header()],
+                Slowly(body, 0),
+                Some(len),
+                None,
+            ));
+            return;
+        }
+        Some(Fault::Endless) => {
+            let _ = request.respond(Response::new(
+                200.into(),
+                vec![json_header()],
+                Forever,
+                None,
+                None,
+            ));
+            return;
+        }
+        Some(Fault::Huge) => {
+            let padding = "x".repeat(10 << 20);
+            let body = json!({"success": true, "data": [{"id": "key_x", "name": padding, "prefix": "sk_"}]}).to_string();
+            let _ = request.respond(Response::from_string(body).with_header(json_header()));
+            return;
+        }
+        Some(Fault::WrongContentType) => {
+            let html = Header::from_bytes("Content-Type", "text/html").unwrap();
+            let _ = request.respond(Response::from_string(listing).with_header(html));
+            return;
+        }
+        _ => {}
+    }
     let response = match fault {
         (Some(Fault::RateLimited { times, retry_after }), n) if n <= times => {
             json_response(429, json!({"success": false, "error": "Too Many Requests"}))
