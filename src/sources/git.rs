@@ -87,7 +87,8 @@ pub fn root(repo: &Repository) -> PathBuf {
 /// no filter, hook or textconv a repository configures ever runs.
 fn plumbing(repo: &Repository, args: &[&str]) -> Result<std::process::Output, GitError> {
     std::process::Command::new("git")
-        .arg("--git-dir")
+        // A repository's configuration must not make skguard run a program: no fsmonitor hook.
+        .args(["-c", "core.fsmonitor=false", "--git-dir"])
         .arg(repo.path())
         .args(args)
         .env("GIT_OPTIONAL_LOCKS", "0")
