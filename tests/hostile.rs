@@ -78,7 +78,7 @@ fn hostile_a_file_truncated_while_it_is_read() {
     text.extend_from_slice(format!("\n{}\n", k(3)).as_bytes());
     fs::write(&path, &text).unwrap();
     let child = skguard().get_program().to_owned();
-    let mut scan = std::process::Command::new(child)
+    let scan = std::process::Command::new(child)
         .current_dir(dir.path())
         .args(["scan", "--format", "json"])
         .stdout(std::process::Stdio::piped())
