@@ -638,3 +638,44 @@ fn api_hostile_servers_are_bounded_unknown_and_revoke_nothing() {
                 .any(|k| wire.windows(k.len()).any(|w| w == k.as_bytes()))
     );
 }
+
+#[test]
+fn api_proxies_from_the_environment_are_honoured() {
+    let api = FakeApi::start();
+    let proxy = FakeApi::start();
+    let k = key(110);
+    api.add("acct", "key_1", &k, 12);
+    let dir = tree(&[&k]);
+    let run = |no_proxy: &str| {
+        let out = skguard()
+            .current_dir(dir.path())
+            .env("HTTP_PROXY", &proxy.base)
+            .env("http_proxy", &proxy.base)
+            .env("NO_PROXY", no_proxy)
+            .env("no_proxy", no_proxy)
+            .args([
+                "scan",
+                "--verify",
+                "--format",
+                "json",
+                "--api-base",
+                &api.base,
+            ])
+            .output()
+            .unwrap();
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        doc["findings"][0]["verification"]["status"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // Through the proxy (which knows no key: 401).
+    assert_eq!(run(""), "invalid");
+    assert_eq!(proxy.seen().len(), 1, "{:?}", proxy.seen());
+    assert!(proxy.seen()[0].path.ends_with("/v1/api-keys"));
+    assert!(api.seen().is_empty());
+    // NO_PROXY names the API's host: straight to it.
+    assert_eq!(run("127.0.0.1"), "active");
+    assert_eq!(api.seen().len(), 1);
+    assert_eq!(proxy.seen().len(), 1);
+}

@@ -546,3 +546,45 @@ fn cli_the_repository_scans_itself_clean() {
         "the fixtures are allowlisted, not unseen"
     );
 }
+
+/// Colour on a terminal (a pseudo-terminal from `script`), never with NO_COLOR, never on a pipe.
+#[test]
+fn cli_colour_only_on_a_terminal_and_never_with_no_color() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("k.env"),
+        format!("K={}\n", live("Colour1Key2On3Tty4Ab5")),
+    )
+    .unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("skguard");
+    let on_tty = |no_color: Option<&str>| {
+        let mut cmd = std::process::Command::new("script");
+        cmd.current_dir(dir.path())
+            .args(["-qec", &format!("{} scan", bin.display()), "/dev/null"])
+            .env("TERM", "xterm");
+        match no_color {
+            Some(v) => cmd.env("NO_COLOR", v),
+            None => cmd.env_remove("NO_COLOR"),
+        };
+        let out = cmd.output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // SGR sequences (colours, bold): ESC [ digits m.
+    let sgr = regex::Regex::new("\x1b\\[[0-9;]*m").unwrap();
+    let coloured = on_tty(None);
+    assert!(
+        coloured.contains("sk_live_Col") && sgr.is_match(&coloured),
+        "{coloured:?}"
+    );
+    let plain = on_tty(Some("1"));
+    assert!(
+        plain.contains("sk_live_Col") && !sgr.is_match(&plain),
+        "{plain:?}"
+    );
+    let piped = skguard()
+        .current_dir(dir.path())
+        .arg("scan")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&piped.stdout).contains('\x1b'));
+}

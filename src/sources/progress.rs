@@ -127,6 +127,8 @@ fn render(c: &Counters, display: Display, what: &'static str) {
     while !c.done.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
         match &bar {
+            // A scan that ends quickly gets no flashing progress line.
+            Some(_) if started.elapsed() < Duration::from_millis(300) => {}
             Some(bar) => {
                 bar.set_message(line(c, what, started));
                 bar.tick();
