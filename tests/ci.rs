@@ -374,19 +374,7 @@ fn remote_and_checkout(depth: Option<u32>) -> (Repo, tempfile::TempDir, String, 
     remote.write("new.env", format!("B={}\n", k(11)));
     let after = remote.commit_all("the push");
     let checkout = tempfile::tempdir().unwrap();
-    let mut cmd = Process::new("git");
-    git_env(&mut cmd);
-    cmd.args(["clone", "-q"]);
-    if let Some(depth) = depth {
-        cmd.arg(format!("--depth={depth}"));
-    }
-    let url = format!("file://{}", remote.path().display());
-    assert!(cmd
-        .arg(&url)
-        .arg(checkout.path().join("w"))
-        .status()
-        .unwrap()
-        .success());
+    remote.clone_to(&checkout.path().join("w"), depth);
     (remote, checkout, before, after)
 }
 

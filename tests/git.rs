@@ -428,21 +428,7 @@ fn git_history_of_an_octopus_merge_and_a_shallow_clone() {
     );
 
     let clone = tempfile::tempdir().unwrap();
-    let url = format!("file://{}", repo.path().display());
-    let mut cmd = std::process::Command::new("git");
-    git_env(&mut cmd);
-    assert!(cmd
-        .args([
-            "clone",
-            "-q",
-            "--depth",
-            "1",
-            &url,
-            clone.path().join("c").to_str().unwrap()
-        ])
-        .status()
-        .unwrap()
-        .success());
+    repo.clone_to(&clone.path().join("c"), Some(1));
     let (code, findings, stats, stderr) = scan_json(&clone.path().join("c"), &["--git"]);
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(stats["commits"], 1);
@@ -551,21 +537,7 @@ fn git_range_with_a_missing_base_scans_what_is_there_and_exits_2() {
     repo.write("c.env", format!("C={}\n", k(56)));
     let tip = repo.commit_all("three");
     let clone = tempfile::tempdir().unwrap();
-    let url = format!("file://{}", repo.path().display());
-    let mut cmd = std::process::Command::new("git");
-    git_env(&mut cmd);
-    assert!(cmd
-        .args([
-            "clone",
-            "-q",
-            "--depth",
-            "1",
-            &url,
-            clone.path().join("c").to_str().unwrap()
-        ])
-        .status()
-        .unwrap()
-        .success());
+    repo.clone_to(&clone.path().join("c"), Some(1));
     let (code, findings, _, stderr) = scan_json(
         &clone.path().join("c"),
         &["--range", &format!("{base}..{tip}")],

@@ -770,14 +770,6 @@ fn commit_work(repo: Option<&Repository>, scanner: &mut StreamScanner<'_>, id: O
     work
 }
 
-/// Whether an object exists without reading it (for error messages about shallow clones).
-pub fn has_object(repo: &Repository, id: &str) -> bool {
-    Oid::from_str(id)
-        .ok()
-        .and_then(|oid| repo.odb().ok()?.read_header(oid).ok())
-        .is_some_and(|(_, t)| t == ObjectType::Commit)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

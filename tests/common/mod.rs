@@ -154,6 +154,18 @@ impl Repo {
         self.git(&["rev-parse", "HEAD"])
     }
 
+    /// Clones this repository to `dest` (as `file://`, so `--depth` makes a real shallow clone).
+    pub fn clone_to(&self, dest: &Path, depth: Option<u32>) {
+        let mut cmd = std::process::Command::new("git");
+        git_env(&mut cmd);
+        cmd.args(["clone", "-q"]);
+        if let Some(depth) = depth {
+            cmd.arg(format!("--depth={depth}"));
+        }
+        let url = format!("file://{}", self.path().display());
+        assert!(cmd.arg(url).arg(dest).status().unwrap().success());
+    }
+
     /// `skguard ARGS --format json` in the repository: (exit code, findings, stats, stderr).
     pub fn scan(&self, args: &[&str]) -> (i32, Vec<Value>, Value, String) {
         scan_json(self.path(), args)
