@@ -111,7 +111,10 @@ fn cli_human_report_groups_by_file_and_says_what_to_do() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(stdout.starts_with(".env\n  2:9 "), "{stdout}");
+    assert!(
+        stdout.starts_with(".env:2:9  live sk_live_Hm4…Uu1  sk_live\n"),
+        "{stdout}"
+    );
     assert!(stdout.contains("sk_live_Hm4…Uu1"), "{stdout}");
     assert!(stdout.contains("Settings > API Keys"), "{stdout}");
     assert!(stdout.contains("environment variable"), "{stdout}");

@@ -35,7 +35,7 @@ fn hostile_paths_with_newlines_and_invalid_utf8_keep_json_valid_and_are_quoted()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.starts_with("\"bad\\nname\u{fffd}.env\"\n"),
+        stdout.starts_with("\"bad\\nname\u{fffd}.env\":1:3  "),
         "quoted in the human report: {stdout}"
     );
 }

@@ -49,19 +49,11 @@ pub(super) fn write(report: &Report<'_>, out: &mut dyn Write, color: bool) -> io
     key_status(report, out, &p)?;
     let mut current: Option<&str> = None;
     for f in report.findings {
-        if current != Some(f.path.as_str()) {
-            if current.is_some() {
-                writeln!(out)?;
-            }
-            writeln!(
-                out,
-                "{}{}{}",
-                p.path.render(),
-                quote_path(&f.path),
-                p.path.render_reset()
-            )?;
-            current = Some(&f.path);
+        // Grouped by file, each row `path:line:column` so a terminal or editor can jump to it.
+        if current.is_some_and(|c| c != f.path) {
+            writeln!(out)?;
         }
+        current = Some(&f.path);
         let kind_style = if f.kind == "live" { p.live } else { p.test };
         let key = if report.show_secret {
             f.secret.expose().to_string()
@@ -80,7 +72,7 @@ pub(super) fn write(report: &Report<'_>, out: &mut dyn Write, color: bool) -> io
         let commit = match (&f.commit, &f.author, &f.date) {
             (Some(id), Some(author), Some(date)) => {
                 format!(
-                    "\n            {}commit {} by {author}, {date}{}",
+                    "\n    {}commit {} by {author}, {date}{}",
                     p.dim.render(),
                     &id[..id.len().min(12)],
                     p.dim.render_reset()
@@ -90,8 +82,12 @@ pub(super) fn write(report: &Report<'_>, out: &mut dyn Write, color: bool) -> io
         };
         writeln!(
             out,
-            "  {:<9} {}{:<4}{} {}  {}{}{}{}{commit}",
-            format!("{}:{}", f.line, f.column),
+            "{}{}:{}:{}{}  {}{:<4}{} {}  {}{}{}{}{commit}",
+            p.path.render(),
+            quote_path(&f.path),
+            f.line,
+            f.column,
+            p.path.render_reset(),
             kind_style.render(),
             f.kind,
             kind_style.render_reset(),
