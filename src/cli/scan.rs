@@ -383,6 +383,7 @@ fn finish(
         skipped_not_regular: stats.skipped_not_regular,
         skipped_symlinks: stats.skipped_symlinks,
         skipped_loops: stats.skipped_loops,
+        skipped_vanished: stats.skipped_vanished,
         submodules: stats.submodules,
         unreadable: (unreadable.len() + incomplete.len()) as u64,
         elapsed_ms: started.elapsed().as_millis() as u64,

@@ -69,11 +69,13 @@ fn ascii_or_other(v: u32) -> u8 {
     }
 }
 
-/// `text` as UTF-16 code units.
-pub(super) fn utf16(text: &[u8], big_endian: bool) -> Vec<u8> {
-    text.iter()
-        .flat_map(|&b| if big_endian { [0, b] } else { [b, 0] })
-        .collect()
+/// The literal that finds `text` in UTF-16 of either byte order: its little-endian code units
+/// without the last zero byte (`s\0k\0…_`). That is also the big-endian form (`\0s\0k…\0_`) one
+/// byte in, and it starts with no zero byte, so zero-filled data does not wake the prefilter.
+pub(super) fn utf16_literal(text: &[u8]) -> Vec<u8> {
+    let mut units: Vec<u8> = text.iter().flat_map(|&b| [b, 0]).collect();
+    units.pop();
+    units
 }
 
 /// The ASCII text of the UTF-16 code units from `at` (at most `max` of them, stopping at the first

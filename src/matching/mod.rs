@@ -40,12 +40,8 @@ pub struct Candidate {
 enum Literal {
     /// A rule's prefix as it is.
     Raw { rule: usize, prefix_len: usize },
-    /// A rule's prefix in UTF-16.
-    Utf16 {
-        rule: usize,
-        prefix_len: usize,
-        big_endian: bool,
-    },
+    /// A rule's prefix in UTF-16, either byte order.
+    Utf16 { rule: usize, prefix_len: usize },
     /// The stable part of a prefix's base64 encoding.
     Base64(decode::Base64Hint),
 }
@@ -69,14 +65,8 @@ impl Matcher {
                 let prefix_len = prefix.len();
                 patterns.push(prefix.to_vec());
                 literals.push(Literal::Raw { rule, prefix_len });
-                for big_endian in [false, true] {
-                    patterns.push(decode::utf16(prefix, big_endian));
-                    literals.push(Literal::Utf16 {
-                        rule,
-                        prefix_len,
-                        big_endian,
-                    });
-                }
+                patterns.push(decode::utf16_literal(prefix));
+                literals.push(Literal::Utf16 { rule, prefix_len });
                 for (text, hint) in decode::base64_hints(rule, prefix) {
                     patterns.push(text);
                     literals.push(Literal::Base64(hint));
@@ -114,18 +104,12 @@ impl Matcher {
         for hit in self.automaton.find_iter(buf) {
             let found = match self.literals[hit.pattern().as_usize()] {
                 Literal::Raw { rule, prefix_len } => self.raw(rule, prefix_len, buf, hit.start()),
-                Literal::Utf16 {
-                    rule,
-                    prefix_len,
-                    big_endian,
-                } => {
-                    // Code units are aligned to the file. At an odd offset the literal is the other
-                    // byte order's, one byte off: `\0s\0k…` inside little-endian `…\0s\0k\0…`.
+                Literal::Utf16 { rule, prefix_len } => {
+                    // The literal is both byte orders at once (see `decode::utf16_literal`): code
+                    // units are aligned to the file, so the offset's parity tells which this is.
                     let at = hit.start();
                     if (base + at as u64) % 2 == 0 {
-                        self.utf16(rule, prefix_len, big_endian, buf, at)
-                    } else if big_endian {
-                        self.utf16(rule, prefix_len, false, buf, at + 1)
+                        self.utf16(rule, prefix_len, false, buf, at)
                     } else {
                         // At the very start of a buffer this is context before a kept range: skip.
                         let Some(at) = at.checked_sub(1) else {

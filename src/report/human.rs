@@ -178,6 +178,13 @@ fn summary(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<
             plural(s.skipped_symlinks, "link", "links")
         ));
     }
+    if s.skipped_vanished > 0 {
+        notes.push(format!(
+            "{} {} deleted while the scan ran",
+            s.skipped_vanished,
+            plural(s.skipped_vanished, "file", "files")
+        ));
+    }
     if s.skipped_loops > 0 {
         notes.push(format!(
             "{} link {} skipped",

@@ -62,6 +62,7 @@ pub struct Summary {
     pub skipped_not_regular: u64,
     pub skipped_symlinks: u64,
     pub skipped_loops: u64,
+    pub skipped_vanished: u64,
     pub submodules: u64,
     /// Things it was asked to scan and could not read: the answer is incomplete.
     pub unreadable: u64,

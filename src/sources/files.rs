@@ -38,6 +38,7 @@ struct Counters {
     not_regular: AtomicU64,
     symlinks: AtomicU64,
     loops: AtomicU64,
+    vanished: AtomicU64,
 }
 
 impl Counters {
@@ -50,6 +51,7 @@ impl Counters {
             skipped_not_regular: get(&self.not_regular),
             skipped_symlinks: get(&self.symlinks),
             skipped_loops: get(&self.loops),
+            skipped_vanished: get(&self.vanished),
             ..Stats::default()
         }
     }
@@ -187,6 +189,10 @@ pub fn scan_paths(
                 }
                 Ok(Opened::Symlink) => {
                     counters.symlinks.fetch_add(1, Ordering::Relaxed);
+                }
+                // Listed by the walk, gone when opened: nothing is left to scan.
+                Err(err) if err.kind() == io::ErrorKind::NotFound && !explicit => {
+                    counters.vanished.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(err) => lock(unreadable).push(Unreadable {
                     path: shown,

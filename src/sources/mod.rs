@@ -43,6 +43,8 @@ pub struct Stats {
     pub skipped_not_regular: u64,
     pub skipped_symlinks: u64,
     pub skipped_loops: u64,
+    /// Files that were deleted between the walk and their opening.
+    pub skipped_vanished: u64,
     pub submodules: u64,
 }
 
