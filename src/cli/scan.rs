@@ -161,49 +161,58 @@ impl Collected {
 /// Scans `target` and applies inline markers, the configuration's allowlist and `baseline`.
 /// Unreadable paths and warnings go to stderr as they are known.
 pub fn collect(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
-    let started = Instant::now();
     if target.git || target.range.is_some() || target.staged {
-        let mut repo = git::open(target.repository()?)?;
-        let (config, origin) = match &target.config {
-            Some(path) => (Config::load(path)?, path.display().to_string()),
-            None => git_config(&repo, target)?,
-        };
-        let (matcher, allowlist) = prepare(config, &origin)?;
-        let progress = target.progress("blobs");
-        let mut incomplete = Vec::new();
-        let scan = if target.staged {
-            git::scan_staged(&mut repo, &matcher, &progress)?
-        } else {
-            let commits = match &target.range {
-                Some(range) => {
-                    let (base, tip) = git::parse_range(range)?;
-                    git::Commits::Range {
-                        base: base.into(),
-                        tip: tip.into(),
-                    }
-                }
-                None => git::Commits::All,
-            };
-            let (scan, resolved) = git::scan_history(&repo, &matcher, &commits, &progress)?;
-            if let Some(missing) = resolved.and_then(|r| r.missing_base) {
-                incomplete.push(format!(
-                    "the range base {missing} is not in this clone (a shallow clone, or a force push): every commit of \
-                     the range end that is here was scanned instead, so this answer may hold findings that are not new \
-                     and is incomplete. Fetch more history for an exact answer: `git fetch --deepen=100 origin`, or \
-                     `fetch-depth: 0` in actions/checkout"
-                ));
-            }
-            if repo.is_shallow() {
-                eprintln!(
-                    "skguard: note: this is a shallow clone: history is scanned as far as it goes"
-                );
-            }
-            scan
-        };
-        progress.finish();
-        return finish(matcher, allowlist, baseline, scan, incomplete, started);
+        collect_git(target, baseline)
+    } else {
+        collect_files(target, baseline)
     }
+}
 
+fn collect_git(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
+    let started = Instant::now();
+    let mut repo = git::open(target.repository()?)?;
+    let (config, origin) = match &target.config {
+        Some(path) => (Config::load(path)?, path.display().to_string()),
+        None => git_config(&repo, target)?,
+    };
+    let (matcher, allowlist) = prepare(config, &origin)?;
+    let progress = target.progress("blobs");
+    let mut incomplete = Vec::new();
+    let scan = if target.staged {
+        git::scan_staged(&mut repo, &matcher, &progress)?
+    } else {
+        let commits = match &target.range {
+            Some(range) => {
+                let (base, tip) = git::parse_range(range)?;
+                git::Commits::Range {
+                    base: base.into(),
+                    tip: tip.into(),
+                }
+            }
+            None => git::Commits::All,
+        };
+        let (scan, resolved) = git::scan_history(&repo, &matcher, &commits, &progress)?;
+        if let Some(missing) = resolved.and_then(|r| r.missing_base) {
+            incomplete.push(format!(
+                "the range base {missing} is not in this clone (a shallow clone, or a force push): every commit of \
+                 the range end that is here was scanned instead, so this answer may hold findings that are not new \
+                 and is incomplete. Fetch more history for an exact answer: `git fetch --deepen=100 origin`, or \
+                 `fetch-depth: 0` in actions/checkout"
+            ));
+        }
+        if repo.is_shallow() {
+            eprintln!(
+                "skguard: note: this is a shallow clone: history is scanned as far as it goes"
+            );
+        }
+        scan
+    };
+    progress.finish();
+    finish(matcher, allowlist, baseline, scan, incomplete, started)
+}
+
+fn collect_files(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
+    let started = Instant::now();
     let stdin = target.paths.iter().any(|p| p.as_os_str() == "-");
     if stdin && target.paths.len() > 1 {
         bail!("\"-\" (standard input) cannot be scanned together with other paths");
