@@ -1,1 +1,0 @@
-KEY = "sk_live_FixtureAllowedInline1Az2Sx"  # skguard:allow
