@@ -381,19 +381,10 @@ fn finish(
     let distinct: std::collections::HashSet<&str> =
         found.iter().map(|f| f.fingerprint.as_str()).collect();
     let summary = Summary {
-        files: stats.files,
-        bytes: stats.bytes,
-        commits: stats.commits,
-        blobs: stats.blobs,
+        scanned: stats,
         findings: found.len() as u64,
         distinct_keys: distinct.len() as u64,
         suppressed,
-        skipped_too_large: stats.skipped_too_large,
-        skipped_not_regular: stats.skipped_not_regular,
-        skipped_symlinks: stats.skipped_symlinks,
-        skipped_loops: stats.skipped_loops,
-        skipped_vanished: stats.skipped_vanished,
-        submodules: stats.submodules,
         unreadable: (unreadable.len() + incomplete.len()) as u64,
         elapsed_ms: started.elapsed().as_millis() as u64,
     };

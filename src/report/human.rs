@@ -110,20 +110,24 @@ pub(super) fn write(report: &Report<'_>, out: &mut dyn Write, color: bool) -> io
 
 fn summary(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<()> {
     let s = report.summary;
-    let what = if s.commits > 0 || s.blobs > 0 {
+    let what = if s.scanned.commits > 0 || s.scanned.blobs > 0 {
         format!(
             "{} {}, {} {}",
-            s.commits,
-            plural(s.commits, "commit", "commits"),
-            s.blobs,
-            plural(s.blobs, "blob", "blobs")
+            s.scanned.commits,
+            plural(s.scanned.commits, "commit", "commits"),
+            s.scanned.blobs,
+            plural(s.scanned.blobs, "blob", "blobs")
         )
     } else {
-        format!("{} {}", s.files, plural(s.files, "file", "files"))
+        format!(
+            "{} {}",
+            s.scanned.files,
+            plural(s.scanned.files, "file", "files")
+        )
     };
     let scanned = format!(
         "{what}, {} scanned in {:.2} s",
-        human_bytes(s.bytes),
+        human_bytes(s.scanned.bytes),
         s.elapsed_ms as f64 / 1000.0
     );
     if report.findings.is_empty() {
@@ -158,38 +162,38 @@ fn summary(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<
             s.suppressed
         ));
     }
-    if s.skipped_too_large > 0 {
+    if s.scanned.skipped_too_large > 0 {
         notes.push(format!(
             "{} larger than --max-file-size skipped",
-            s.skipped_too_large
+            s.scanned.skipped_too_large
         ));
     }
-    if s.skipped_not_regular > 0 {
+    if s.scanned.skipped_not_regular > 0 {
         notes.push(format!(
             "{} special {} (FIFO, socket, device) skipped",
-            s.skipped_not_regular,
-            plural(s.skipped_not_regular, "file", "files")
+            s.scanned.skipped_not_regular,
+            plural(s.scanned.skipped_not_regular, "file", "files")
         ));
     }
-    if s.skipped_symlinks > 0 {
+    if s.scanned.skipped_symlinks > 0 {
         notes.push(format!(
             "{} symbolic {} not followed (--follow follows them)",
-            s.skipped_symlinks,
-            plural(s.skipped_symlinks, "link", "links")
+            s.scanned.skipped_symlinks,
+            plural(s.scanned.skipped_symlinks, "link", "links")
         ));
     }
-    if s.skipped_vanished > 0 {
+    if s.scanned.skipped_vanished > 0 {
         notes.push(format!(
             "{} {} deleted while the scan ran",
-            s.skipped_vanished,
-            plural(s.skipped_vanished, "file", "files")
+            s.scanned.skipped_vanished,
+            plural(s.scanned.skipped_vanished, "file", "files")
         ));
     }
-    if s.skipped_loops > 0 {
+    if s.scanned.skipped_loops > 0 {
         notes.push(format!(
             "{} link {} skipped",
-            s.skipped_loops,
-            plural(s.skipped_loops, "loop", "loops")
+            s.scanned.skipped_loops,
+            plural(s.scanned.skipped_loops, "loop", "loops")
         ));
     }
     for note in notes {

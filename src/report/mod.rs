@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::findings::Finding;
 use crate::rules::RuleSet;
+use crate::sources::Stats;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -51,19 +52,12 @@ impl FromStr for Format {
 /// What was scanned, skipped and suppressed.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
-    pub files: u64,
-    pub bytes: u64,
-    pub commits: u64,
-    pub blobs: u64,
+    /// What the source read and skipped (flattened into the JSON `stats`).
+    #[serde(flatten)]
+    pub scanned: Stats,
     pub findings: u64,
     pub distinct_keys: u64,
     pub suppressed: u64,
-    pub skipped_too_large: u64,
-    pub skipped_not_regular: u64,
-    pub skipped_symlinks: u64,
-    pub skipped_loops: u64,
-    pub skipped_vanished: u64,
-    pub submodules: u64,
     /// Things it was asked to scan and could not read: the answer is incomplete.
     pub unreadable: u64,
     pub elapsed_ms: u64,
