@@ -156,7 +156,7 @@ pub fn scan_paths(
                 return WalkState::Continue;
             }
             let path = entry.path();
-            let shown = style.display(path);
+            // The reported path is made only for files with something to report.
             match open_regular(path, options.follow || explicit) {
                 Ok(Opened::File(mut file, len)) => {
                     if options.max_file_size.is_some_and(|max| len > max) {
@@ -170,6 +170,7 @@ pub fn scan_paths(
                             counters.bytes.fetch_add(bytes, Ordering::Relaxed);
                             progress.item(bytes);
                             if !found.is_empty() {
+                                let shown = style.display(path);
                                 let mut hits = lock(hits);
                                 hits.extend(found.drain(..).map(|located| Hit {
                                     path: shown.clone(),
@@ -179,7 +180,7 @@ pub fn scan_paths(
                             }
                         }
                         Err(err) => lock(unreadable).push(Unreadable {
-                            path: shown,
+                            path: style.display(path),
                             error: err.to_string(),
                         }),
                     }
@@ -195,7 +196,7 @@ pub fn scan_paths(
                     counters.vanished.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(err) => lock(unreadable).push(Unreadable {
-                    path: shown,
+                    path: style.display(path),
                     error: err.to_string(),
                 }),
             }
