@@ -37,7 +37,7 @@ struct Key {
 struct Logged<'a> {
     action: &'a str,
     key_id: Option<&'a str>,
-    status: String,
+    status: &'a str,
     http_status: Option<u16>,
     detail: &'a str,
 }
@@ -57,7 +57,7 @@ fn record(
         redacted: &key.redacted,
         rule: &key.rule,
         key_id: logged.key_id,
-        status: &logged.status,
+        status: logged.status,
         http_status: logged.http_status,
         detail: logged.detail,
         locations: &key.locations,
@@ -114,7 +114,7 @@ pub fn run(
                 let logged = Logged {
                     action: "verify",
                     key_id: None,
-                    status: v.status.as_str().to_string(),
+                    status: v.status.as_str(),
                     http_status: verdict.http_status,
                     detail: &v.detail,
                 };
@@ -154,7 +154,7 @@ pub fn run(
                     let logged = Logged {
                         action: "revoke",
                         key_id: revocation.key_id.as_deref(),
-                        status: revocation.status.as_str().to_string(),
+                        status: revocation.status.as_str(),
                         http_status,
                         detail: &revocation.detail,
                     };
