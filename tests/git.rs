@@ -147,9 +147,20 @@ fn git_staged_submodules_are_not_entered_and_said_so() {
         sub.path().to_str().unwrap(),
         "vendor/sub",
     ]);
-    let (code, findings, _, stderr) = repo.scan(&["--staged"]);
+    let (code, findings, stats, stderr) = repo.scan(&["--staged"]);
     assert_eq!((code, findings.len()), (0, 0), "{stderr}");
     assert!(stderr.contains("submodule"), "{stderr}");
+    assert_eq!(stats["submodules"], 1);
+    let out = skguard()
+        .current_dir(repo.path())
+        .args(["scan", "--staged"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 submodule entry not entered"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]

@@ -170,6 +170,12 @@ pub fn collect(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
 
 fn collect_git(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
     let started = Instant::now();
+    if target.threads > 0 {
+        // History scans run on rayon's pool; a second call (there is none) would only be refused.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(target.threads)
+            .build_global();
+    }
     let mut repo = git::open(target.repository()?)?;
     let (config, origin) = match &target.config {
         Some(path) => (Config::load(path)?, path.display().to_string()),

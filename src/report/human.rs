@@ -189,6 +189,13 @@ fn summary(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<
             plural(s.scanned.skipped_vanished, "file", "files")
         ));
     }
+    if s.scanned.submodules > 0 {
+        notes.push(format!(
+            "{} submodule {} not entered (scan each submodule on its own)",
+            s.scanned.submodules,
+            plural(s.scanned.submodules, "entry", "entries")
+        ));
+    }
     if s.scanned.skipped_loops > 0 {
         notes.push(format!(
             "{} link {} skipped",
