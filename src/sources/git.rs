@@ -634,9 +634,22 @@ fn iso8601(seconds: i64, offset_minutes: i32) -> String {
         .unwrap_or_else(|_| seconds.to_string())
 }
 
-/// What one commit contributes: its message's keys and its changes.
+/// The author and date of a commit (just its id if it cannot be read again).
+fn lookup_info(repo: &Repository, id: Oid) -> CommitInfo {
+    repo.find_commit(id)
+        .map(|c| commit_info(&c))
+        .unwrap_or_else(|_| CommitInfo {
+            id: id.to_string(),
+            author: String::new(),
+            date: String::new(),
+        })
+}
+
+/// What one commit contributes: its message's keys and its changes. Author and date are read
+/// again, at attribution, for the few commits with findings: keeping them for every commit of a
+/// long history would cost memory for nothing.
 struct CommitWork {
-    info: CommitInfo,
+    id: Oid,
     message: Vec<Located>,
     changes: Vec<Change>,
     submodules: u64,
@@ -690,17 +703,21 @@ pub fn scan_history(
     for w in &work {
         if let Some(error) = &w.error {
             scan.unreadable.push(Unreadable {
-                path: format!("commit {}", w.info.id),
+                path: format!("commit {}", w.id),
                 error: error.clone(),
             });
         }
         scan.stats.submodules += w.submodules;
-        let info = Arc::new(w.info.clone());
+        let mut info: Option<Arc<CommitInfo>> = None;
+        let mut info = || {
+            info.get_or_insert_with(|| Arc::new(lookup_info(repo, w.id)))
+                .clone()
+        };
         for located in &w.message {
             if seen.insert((located.candidate.secret.clone(), COMMIT_MESSAGE.to_string())) {
                 scan.hits.push(Hit {
                     path: COMMIT_MESSAGE.to_string(),
-                    commit: Some(info.clone()),
+                    commit: Some(info()),
                     located: located.clone(),
                 });
             }
@@ -723,7 +740,7 @@ pub fn scan_history(
                 if !old.contains(secret) && seen.insert((secret.clone(), change.path.clone())) {
                     scan.hits.push(Hit {
                         path: change.path.clone(),
-                        commit: Some(info.clone()),
+                        commit: Some(info()),
                         located: located.clone(),
                     });
                 }
@@ -738,11 +755,7 @@ pub fn scan_history(
 
 fn commit_work(repo: Option<&Repository>, scanner: &mut StreamScanner<'_>, id: Oid) -> CommitWork {
     let mut work = CommitWork {
-        info: CommitInfo {
-            id: id.to_string(),
-            author: String::new(),
-            date: String::new(),
-        },
+        id,
         message: Vec::new(),
         changes: Vec::new(),
         submodules: 0,
@@ -751,7 +764,6 @@ fn commit_work(repo: Option<&Repository>, scanner: &mut StreamScanner<'_>, id: O
     let result = (|| -> Result<(), git2::Error> {
         let repo = repo.ok_or_else(|| git2::Error::from_str("cannot open the repository"))?;
         let commit = repo.find_commit(id)?;
-        work.info = commit_info(&commit);
         let _ = scanner.scan(&mut commit.message_bytes(), &mut work.message);
         let tree = commit.tree()?;
         // A shallow clone's boundary commits have no parents here: everything in them is new.
