@@ -41,6 +41,15 @@ fn scan_api(dir: &Path, api: &FakeApi, args: &[&str]) -> (i32, Vec<Value>, Strin
     (code, findings, stderr)
 }
 
+/// The verification detail of the finding in `path`.
+fn detail_of(findings: &[Value], path: &str) -> String {
+    let f = findings
+        .iter()
+        .find(|f| f["path"] == path)
+        .unwrap_or_else(|| panic!("no finding in {path}"));
+    f["verification"]["detail"].as_str().unwrap().to_string()
+}
+
 fn status_of(findings: &[Value], path: &str) -> (String, Option<String>) {
     let f = findings
         .iter()
@@ -130,15 +139,7 @@ fn api_faults_are_retried_then_unknown() {
         statuses,
         ["active", "unknown", "active", "unknown", "unknown", "unknown", "unknown", "unknown"]
     );
-    let detail = |i: usize| {
-        findings
-            .iter()
-            .find(|f| f["path"] == format!("k{i}.env"))
-            .unwrap()["verification"]["detail"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
+    let detail = |i: usize| detail_of(&findings, &format!("k{i}.env"));
     assert!(
         detail(1).contains("429") && detail(1).contains("3 attempts"),
         "{}",
@@ -376,11 +377,7 @@ fn api_revoke_is_refused_for_keys_that_never_left_the_machine() {
     let api = FakeApi::start();
     let dir = tree(&[&key(70)]);
     for flag in ["--staged", "--no-ignore"] {
-        let out = skguard()
-            .current_dir(dir.path())
-            .args(["scan", flag, "--revoke", "--api-base", &api.base])
-            .output()
-            .unwrap();
+        let out = scan_output(dir.path(), &[flag, "--revoke", "--api-base", &api.base]);
         assert_eq!(out.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&out.stderr).contains("blocked, not revoked"));
     }
@@ -410,11 +407,7 @@ fn api_user_rules_are_never_sent_and_bases_are_checked() {
     );
 
     for base in ["http://api.example.test", "ftp://127.0.0.1"] {
-        let out = skguard()
-            .current_dir(dir.path())
-            .args(["scan", "--verify", "--api-base", base])
-            .output()
-            .unwrap();
+        let out = scan_output(dir.path(), &["--verify", "--api-base", base]);
         assert_eq!(out.status.code(), Some(2), "{base}");
         assert!(
             String::from_utf8_lossy(&out.stderr).contains("https"),
@@ -444,29 +437,17 @@ fn api_fail_on_active_and_the_human_report_puts_live_active_keys_first() {
     let (inv, act) = (key(80), key(81));
     api.add("acct", "key_1", &act, 12);
     let dir = tree(&[&inv]);
-    let out = skguard()
-        .current_dir(dir.path())
-        .args(["scan", "--fail-on", "active"])
-        .output()
-        .unwrap();
+    let out = scan_output(dir.path(), &["--fail-on", "active"]);
     assert_eq!(
         out.status.code(),
         Some(2),
         "--fail-on active needs --verify"
     );
     let run = |dir: &Path| {
-        skguard()
-            .current_dir(dir)
-            .args([
-                "scan",
-                "--verify",
-                "--fail-on",
-                "active",
-                "--api-base",
-                &api.base,
-            ])
-            .output()
-            .unwrap()
+        scan_output(
+            dir,
+            &["--verify", "--fail-on", "active", "--api-base", &api.base],
+        )
     };
     assert_eq!(
         run(dir.path()).status.code(),
@@ -582,15 +563,7 @@ fn api_hostile_servers_are_bounded_unknown_and_revoke_nothing() {
             "fault {i}"
         );
     }
-    let detail = |i: usize| {
-        findings
-            .iter()
-            .find(|f| f["path"] == format!("k{i}.env"))
-            .unwrap()["verification"]["detail"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
+    let detail = |i: usize| detail_of(&findings, &format!("k{i}.env"));
     assert!(detail(0).contains("timed out"), "{}", detail(0));
     // Bounded by the size cap, or by the timeout when the machine is slow: either way, not read.
     for i in [1, 2] {

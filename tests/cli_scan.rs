@@ -85,11 +85,7 @@ fn cli_clean_tree_exits_zero_and_says_so() {
         "nothing to see: sk_live_abc123xyz789, risk_test_DataProcessorFactory\n",
     )
     .unwrap();
-    let out = skguard()
-        .current_dir(dir.path())
-        .arg("scan")
-        .output()
-        .unwrap();
+    let out = scan_output(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.contains("No keys found"), "{stdout}");
@@ -104,11 +100,7 @@ fn cli_human_report_groups_by_file_and_says_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let key = live("Hm4Nj7Kk2Ll9Pp3Oo8Ii5Uu1");
     fs::write(dir.path().join(".env"), format!("A=1\nAPI_KEY={key}\n")).unwrap();
-    let out = skguard()
-        .current_dir(dir.path())
-        .arg("scan")
-        .output()
-        .unwrap();
+    let out = scan_output(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
@@ -161,11 +153,7 @@ fn cli_max_file_size_is_a_deliberate_skip_said_in_the_summary() {
     let (code, findings, stats, _) = scan_json(dir.path(), &["--max-file-size", "64K"]);
     assert_eq!((code, findings.len()), (0, 0));
     assert_eq!(stats["skipped_too_large"], 1);
-    let out = skguard()
-        .current_dir(dir.path())
-        .args(["scan", "--max-file-size", "64K"])
-        .output()
-        .unwrap();
+    let out = scan_output(dir.path(), &["--max-file-size", "64K"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("larger than --max-file-size skipped"));
     let (code, findings, _, _) = scan_json(dir.path(), &[]);
     assert_eq!((code, findings.len()), (1, 1));
@@ -298,11 +286,7 @@ fn cli_broken_config_and_baseline_exit_2_naming_file_and_line() {
         "[allowlist]\npaths = [\"a\",\n  oops\n",
     )
     .unwrap();
-    let out = skguard()
-        .current_dir(dir.path())
-        .arg("scan")
-        .output()
-        .unwrap();
+    let out = scan_output(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -315,11 +299,7 @@ fn cli_broken_config_and_baseline_exit_2_naming_file_and_line() {
         "api_base = \"https://attacker.test\"\n",
     )
     .unwrap();
-    let out = skguard()
-        .current_dir(dir.path())
-        .arg("scan")
-        .output()
-        .unwrap();
+    let out = scan_output(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--api-base"));
 
@@ -329,11 +309,7 @@ fn cli_broken_config_and_baseline_exit_2_naming_file_and_line() {
         "{\"version\": 1,\n \"fingerprints\": [\"x\"]\n}",
     )
     .unwrap();
-    let out = skguard()
-        .current_dir(dir.path())
-        .args(["scan", "--baseline", "base.json"])
-        .output()
-        .unwrap();
+    let out = scan_output(dir.path(), &["--baseline", "base.json"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("base.json") && err.contains("line 2"), "{err}");
@@ -389,11 +365,10 @@ fn cli_several_formats_in_one_run_and_output_files() {
     let dir = tempfile::tempdir().unwrap();
     let key = test_key("Multi1Format2Tt3Uu4Vv5");
     fs::write(dir.path().join("k.txt"), format!("{key}\n{key}\n")).unwrap();
-    let out = skguard()
-        .current_dir(dir.path())
-        .args(["scan", "--format", "json=out.json", "--format", "jsonl"])
-        .output()
-        .unwrap();
+    let out = scan_output(
+        dir.path(),
+        &["--format", "json=out.json", "--format", "jsonl"],
+    );
     assert_eq!(out.status.code(), Some(1));
     let lines: Vec<Value> = String::from_utf8(out.stdout)
         .unwrap()
@@ -420,11 +395,7 @@ fn cli_several_formats_in_one_run_and_output_files() {
         2
     );
 
-    let out = skguard()
-        .current_dir(dir.path())
-        .args(["scan", "--format", "json", "--format", "human"])
-        .output()
-        .unwrap();
+    let out = scan_output(dir.path(), &["--format", "json", "--format", "human"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("at most one --format"));
 }
@@ -470,17 +441,9 @@ fn cli_keys_are_whole_only_with_show_secret() {
     let key = live("Whole1Key2Only3On4Request5");
     fs::write(dir.path().join("k.env"), format!("K={key}\n")).unwrap();
     for format in ["human", "json", "jsonl"] {
-        let out = skguard()
-            .current_dir(dir.path())
-            .args(["scan", "--format", format])
-            .output()
-            .unwrap();
+        let out = scan_output(dir.path(), &["--format", format]);
         assert!(!text(&out).contains(&key), "{format}: {}", text(&out));
-        let out = skguard()
-            .current_dir(dir.path())
-            .args(["scan", "--show-secret", "--format", format])
-            .output()
-            .unwrap();
+        let out = scan_output(dir.path(), &["--show-secret", "--format", format]);
         assert!(
             String::from_utf8_lossy(&out.stdout).contains(&key),
             "{format}"
@@ -536,11 +499,7 @@ remediation = "Rotate it in the Acme console."
 #[test]
 fn cli_the_repository_scans_itself_clean() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = skguard()
-        .current_dir(root)
-        .args(["scan", "--format", "json"])
-        .output()
-        .unwrap();
+    let out = scan_output(root, &["--format", "json"]);
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["findings"], Value::Array(vec![]), "{}", text(&out));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -584,10 +543,6 @@ fn cli_colour_only_on_a_terminal_and_never_with_no_color() {
         plain.contains("sk_live_Col") && !sgr.is_match(&plain),
         "{plain:?}"
     );
-    let piped = skguard()
-        .current_dir(dir.path())
-        .arg("scan")
-        .output()
-        .unwrap();
+    let piped = scan_output(dir.path(), &[]);
     assert!(!String::from_utf8_lossy(&piped.stdout).contains('\x1b'));
 }

@@ -151,11 +151,7 @@ fn git_staged_submodules_are_not_entered_and_said_so() {
     assert_eq!((code, findings.len()), (0, 0), "{stderr}");
     assert!(stderr.contains("submodule"), "{stderr}");
     assert_eq!(stats["submodules"], 1);
-    let out = skguard()
-        .current_dir(repo.path())
-        .args(["scan", "--staged"])
-        .output()
-        .unwrap();
+    let out = scan_output(repo.path(), &["--staged"]);
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("1 submodule entry not entered"),
         "{}",

@@ -28,11 +28,7 @@ fn hostile_paths_with_newlines_and_invalid_utf8_keep_json_valid_and_are_quoted()
     let (code, findings, _, stderr) = scan_json(dir.path(), &[]);
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(findings[0]["path"], "bad\nname\u{fffd}.env");
-    let out = skguard()
-        .current_dir(dir.path())
-        .arg("scan")
-        .output()
-        .unwrap();
+    let out = scan_output(dir.path(), &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.starts_with("\"bad\\nname\u{fffd}.env\":1:3  "),
@@ -119,35 +115,18 @@ fn hostile_repositories_never_run_what_they_configure() {
         repo.git(&["config", key, value]);
     }
     repo.write(".gitattributes", "*.env filter=evil diff=evil\n");
+    // Setting up runs git itself, with the evil filter and fsmonitor turned off for it.
+    let git_safe = |args: &[&str]| {
+        let mut all = vec!["-c", "filter.evil.clean=cat", "-c", "core.fsmonitor=false"];
+        all.extend_from_slice(args);
+        repo.git(&all);
+    };
     repo.write("a.env", format!("A={}\n", k(4)));
     // git add runs the clean filter: that one is git's doing, not skguard's.
-    repo.git(&[
-        "-c",
-        "filter.evil.clean=cat",
-        "-c",
-        "core.fsmonitor=false",
-        "add",
-        "-A",
-    ]);
-    repo.git(&[
-        "-c",
-        "filter.evil.clean=cat",
-        "-c",
-        "core.fsmonitor=false",
-        "commit",
-        "-q",
-        "-m",
-        "one",
-    ]);
+    git_safe(&["add", "-A"]);
+    git_safe(&["commit", "-q", "-m", "one"]);
     repo.write("b.env", format!("B={}\n", k(5)));
-    repo.git(&[
-        "-c",
-        "filter.evil.clean=cat",
-        "-c",
-        "core.fsmonitor=false",
-        "add",
-        "b.env",
-    ]);
+    git_safe(&["add", "b.env"]);
     let _ = fs::remove_file(&marker);
     let hooks = repo.path().join(".git/hooks");
     fs::create_dir_all(&hooks).unwrap();

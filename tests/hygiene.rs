@@ -211,21 +211,16 @@ fn hygiene_no_command_or_format_prints_a_whole_key_unless_asked() {
 
     // With --show-secret: the formats made for people show keys; SARIF and annotations never do.
     for format in ["sarif", "github"] {
-        let out = skguard()
-            .current_dir(repo.path())
-            .args(["scan", "--git", "--show-secret", "--format", format])
-            .output()
-            .unwrap();
+        let out = scan_output(repo.path(), &["--git", "--show-secret", "--format", format]);
         assert!(
             leaked(&keys, &text(&out)).is_empty(),
             "{format} with --show-secret"
         );
     }
-    let out = skguard()
-        .current_dir(repo.path())
-        .args(["scan", "--git", "--show-secret", "--format", "jsonl"])
-        .output()
-        .unwrap();
+    let out = scan_output(
+        repo.path(),
+        &["--git", "--show-secret", "--format", "jsonl"],
+    );
     assert!(
         !leaked(&keys, &text(&out)).is_empty(),
         "--show-secret shows keys in jsonl"

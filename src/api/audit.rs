@@ -10,23 +10,37 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-/// One line of the audit log.
-#[derive(Debug, Serialize)]
-pub struct AuditEntry<'a> {
-    /// RFC 3339, UTC.
-    pub time: String,
-    /// `verify` or `revoke`.
-    pub action: &'a str,
-    pub api_base: &'a str,
+/// The key an audit line is about: never the key itself.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Subject<'a> {
     pub fingerprint: &'a str,
     pub redacted: &'a str,
     pub rule: &'a str,
+    /// Where the key was found: `path:line`, with `@commit` for history.
+    pub locations: &'a [String],
+}
+
+/// What one request came to.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Event<'a> {
+    /// `verify` or `revoke`.
+    pub action: &'a str,
     pub key_id: Option<&'a str>,
     pub status: &'a str,
     pub http_status: Option<u16>,
     pub detail: &'a str,
-    /// Where the key was found: `path:line`, with `@commit` for history.
-    pub locations: &'a [String],
+}
+
+/// One line of the audit log.
+#[derive(Debug, Serialize)]
+struct AuditEntry<'a> {
+    /// RFC 3339, UTC.
+    time: String,
+    api_base: &'a str,
+    #[serde(flatten)]
+    subject: Subject<'a>,
+    #[serde(flatten)]
+    event: Event<'a>,
 }
 
 #[derive(Debug)]
@@ -59,9 +73,21 @@ impl AuditLog {
         })
     }
 
-    /// Appends `entry` and waits until it is on disk.
-    pub fn record(&self, entry: &AuditEntry<'_>) -> Result<(), AuditError> {
-        let mut line = serde_json::to_vec(entry).expect("an audit entry always serializes");
+    /// Appends a line for `event` on `subject` at `api_base`, stamped with the time, and waits until
+    /// it is on disk.
+    pub fn record(
+        &self,
+        api_base: &str,
+        subject: Subject<'_>,
+        event: Event<'_>,
+    ) -> Result<(), AuditError> {
+        let entry = AuditEntry {
+            time: now(),
+            api_base,
+            subject,
+            event,
+        };
+        let mut line = serde_json::to_vec(&entry).expect("an audit entry always serializes");
         line.push(b'\n');
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
         file.write_all(&line)
@@ -74,7 +100,7 @@ impl AuditLog {
 }
 
 /// Now, as RFC 3339 in UTC.
-pub fn now() -> String {
+fn now() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()

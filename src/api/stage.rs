@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use super::audit::{now, AuditEntry, AuditError, AuditLog};
+use super::audit::{AuditError, AuditLog, Event, Subject};
 use super::client::ApiClient;
 use super::revoke::{revoke, Attempt};
 use super::verify::{verify, Verdict};
@@ -33,34 +33,25 @@ struct Key {
     locations: Vec<String>,
 }
 
-/// What one request came to, as the audit log records it.
-struct Logged<'a> {
-    action: &'a str,
-    key_id: Option<&'a str>,
-    status: &'a str,
-    http_status: Option<u16>,
-    detail: &'a str,
+impl Key {
+    fn subject(&self) -> Subject<'_> {
+        Subject {
+            fingerprint: &self.fingerprint,
+            redacted: &self.redacted,
+            rule: &self.rule,
+            locations: &self.locations,
+        }
+    }
 }
 
 fn record(
     audit: Option<&AuditLog>,
     client: &ApiClient,
     key: &Key,
-    logged: Logged<'_>,
+    event: Event<'_>,
 ) -> Result<(), AuditError> {
-    let Some(audit) = audit else { return Ok(()) };
-    audit.record(&AuditEntry {
-        time: now(),
-        action: logged.action,
-        api_base: client.base().as_str(),
-        fingerprint: &key.fingerprint,
-        redacted: &key.redacted,
-        rule: &key.rule,
-        key_id: logged.key_id,
-        status: logged.status,
-        http_status: logged.http_status,
-        detail: logged.detail,
-        locations: &key.locations,
+    audit.map_or(Ok(()), |audit| {
+        audit.record(client.base().as_str(), key.subject(), event)
     })
 }
 
@@ -111,14 +102,14 @@ pub fn run(
                 let key = &keys[i];
                 let verdict = verify(client, &key.secret);
                 let v = &verdict.verification;
-                let logged = Logged {
+                let event = Event {
                     action: "verify",
                     key_id: None,
                     status: v.status.as_str(),
                     http_status: verdict.http_status,
                     detail: &v.detail,
                 };
-                if let Err(e) = record(audit, client, key, logged) {
+                if let Err(e) = record(audit, client, key, event) {
                     *failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
                     break;
                 }
@@ -151,14 +142,14 @@ pub fn run(
                         revocation,
                         http_status,
                     } = revoke(client, &key.secret, listing, options.dry_run);
-                    let logged = Logged {
+                    let event = Event {
                         action: "revoke",
                         key_id: revocation.key_id.as_deref(),
                         status: revocation.status.as_str(),
                         http_status,
                         detail: &revocation.detail,
                     };
-                    record(audit, client, key, logged)?;
+                    record(audit, client, key, event)?;
                     revocation
                 }
                 (_, status) => skipped(format!("not revoked: the key is {}", status.as_str())),

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::Status;
-use skguard::api::audit::{now, AuditEntry, AuditLog};
+use skguard::api::audit::{AuditLog, Event, Subject};
 use skguard::api::verify::verify;
 use skguard::api::{ApiBase, ApiClient, ApiOptions, DEFAULT_BASE};
 use skguard::findings::{Secret, VerificationStatus};
@@ -117,19 +117,22 @@ pub fn run_verify(args: VerifyArgs) -> Result<Status> {
         let v = &verdict.verification;
         let name = v.status.as_str();
         if let Some(audit) = &audit {
-            audit.record(&AuditEntry {
-                time: now(),
-                action: "verify",
-                api_base: client.base().as_str(),
-                fingerprint: &key.fingerprint(),
-                redacted: &key.redacted(),
+            let (fingerprint, redacted) = (key.fingerprint(), key.redacted());
+            let locations = ["(standard input)".to_string()];
+            let subject = Subject {
+                fingerprint: &fingerprint,
+                redacted: &redacted,
                 rule: &rule,
+                locations: &locations,
+            };
+            let event = Event {
+                action: "verify",
                 key_id: None,
                 status: name,
                 http_status: verdict.http_status,
                 detail: &v.detail,
-                locations: &["(standard input)".to_string()],
-            })?;
+            };
+            audit.record(client.base().as_str(), subject, event)?;
         }
         writeln!(out, "{}  {name}  {}", key.redacted(), v.detail)?;
         status = status.max(match v.status {
@@ -214,19 +217,21 @@ pub fn run_revoke(args: RevokeArgs) -> Result<Status> {
         },
     };
     if let Some(audit) = &audit {
-        audit.record(&AuditEntry {
-            time: now(),
-            action: "revoke",
-            api_base: client.base().as_str(),
-            fingerprint: &key.fingerprint(),
-            redacted: &key.redacted(),
+        let (fingerprint, redacted) = (key.fingerprint(), key.redacted());
+        let subject = Subject {
+            fingerprint: &fingerprint,
+            redacted: &redacted,
             rule: "authorising key",
+            locations: &[],
+        };
+        let event = Event {
+            action: "revoke",
             key_id: Some(&args.key_id),
             status,
             http_status,
             detail: &detail,
-            locations: &[],
-        })?;
+        };
+        audit.record(client.base().as_str(), subject, event)?;
     }
     println!("{status}: {detail}");
     Ok(exit)

@@ -155,54 +155,54 @@ fn summary(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<
             plural(files.len() as u64, "file", "files"),
         )?;
     }
-    let mut notes = Vec::new();
-    if s.suppressed > 0 {
-        notes.push(format!(
-            "{} suppressed (inline markers, allowlist, baseline)",
-            s.suppressed
-        ));
-    }
-    if s.scanned.skipped_too_large > 0 {
-        notes.push(format!(
-            "{} larger than --max-file-size skipped",
-            s.scanned.skipped_too_large
-        ));
-    }
-    if s.scanned.skipped_not_regular > 0 {
-        notes.push(format!(
-            "{} special {} (FIFO, socket, device) skipped",
-            s.scanned.skipped_not_regular,
-            plural(s.scanned.skipped_not_regular, "file", "files")
-        ));
-    }
-    if s.scanned.skipped_symlinks > 0 {
-        notes.push(format!(
-            "{} symbolic {} not followed (--follow follows them)",
-            s.scanned.skipped_symlinks,
-            plural(s.scanned.skipped_symlinks, "link", "links")
-        ));
-    }
-    if s.scanned.skipped_vanished > 0 {
-        notes.push(format!(
-            "{} {} deleted while the scan ran",
-            s.scanned.skipped_vanished,
-            plural(s.scanned.skipped_vanished, "file", "files")
-        ));
-    }
-    if s.scanned.submodules > 0 {
-        notes.push(format!(
-            "{} submodule {} not entered (scan each submodule on its own)",
-            s.scanned.submodules,
-            plural(s.scanned.submodules, "entry", "entries")
-        ));
-    }
-    if s.scanned.skipped_loops > 0 {
-        notes.push(format!(
-            "{} link {} skipped",
-            s.scanned.skipped_loops,
-            plural(s.scanned.skipped_loops, "loop", "loops")
-        ));
-    }
+    // What was left out on purpose: (count, noun, noun plural, what happened to them).
+    let c = &s.scanned;
+    let notes = [
+        (
+            s.suppressed,
+            "",
+            "",
+            "suppressed (inline markers, allowlist, baseline)",
+        ),
+        (
+            c.skipped_too_large,
+            "",
+            "",
+            "larger than --max-file-size skipped",
+        ),
+        (
+            c.skipped_not_regular,
+            "special file",
+            "special files",
+            "(FIFO, socket, device) skipped",
+        ),
+        (
+            c.skipped_symlinks,
+            "symbolic link",
+            "symbolic links",
+            "not followed (--follow follows them)",
+        ),
+        (
+            c.skipped_vanished,
+            "file",
+            "files",
+            "deleted while the scan ran",
+        ),
+        (
+            c.submodules,
+            "submodule entry",
+            "submodule entries",
+            "not entered (scan each submodule on its own)",
+        ),
+        (c.skipped_loops, "link loop", "link loops", "skipped"),
+    ];
+    let notes = notes
+        .iter()
+        .filter(|(n, ..)| *n > 0)
+        .map(|&(n, one, many, what)| match plural(n, one, many) {
+            "" => format!("{n} {what}"),
+            noun => format!("{n} {noun} {what}"),
+        });
     for note in notes {
         writeln!(out, "  {}{note}{}", p.dim.render(), p.dim.render_reset())?;
     }

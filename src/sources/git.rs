@@ -256,7 +256,7 @@ fn scan_blobs(
                         scanner
                             .scan(&mut &content[..], &mut keys.found)
                             .map_err(|e| e.to_string())?;
-                        progress.blob(content.len() as u64);
+                        progress.item(content.len() as u64);
                         Ok(keys)
                     });
                 (oid, result)

@@ -51,13 +51,10 @@ impl Progress {
         progress
     }
 
+    /// One file or blob of `bytes` was scanned.
     pub fn item(&self, bytes: u64) {
         self.counters.items.fetch_add(1, Ordering::Relaxed);
         self.counters.bytes.fetch_add(bytes, Ordering::Relaxed);
-    }
-
-    pub fn blob(&self, bytes: u64) {
-        self.item(bytes);
     }
 
     pub fn commit(&self) {

@@ -26,6 +26,16 @@ pub fn skguard() -> Command {
     cmd
 }
 
+/// Runs `skguard scan ARGS` in `dir`.
+pub fn scan_output(dir: &Path, args: &[&str]) -> Output {
+    skguard()
+        .current_dir(dir)
+        .arg("scan")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 /// Runs `skguard scan ARGS --format json` in `dir` and returns (exit code, findings, stats, stderr).
 pub fn scan_json(dir: &Path, args: &[&str]) -> (i32, Vec<Value>, Value, String) {
     let out = skguard()
