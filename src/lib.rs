@@ -18,6 +18,7 @@ pub mod findings;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod matching;
+pub mod printable;
 pub mod report;
 pub mod rules;
 pub mod sources;

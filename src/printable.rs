@@ -1,0 +1,122 @@
+//! Printable text: every string that came from scanned data or from the API (paths, author names,
+//! commit and tag messages, ref names, configuration excerpts, key ids and names) passes through
+//! here before any format prints it.
+//!
+//! Two things happen, in this order: key-shaped text is replaced by its redacted form (the built-in
+//! key grammar, whatever rules are in force, so no configuration can widen what is shown), and
+//! characters that a terminal or a log viewer would act on are escaped (C0 and C1 controls, DEL,
+//! and the bidirectional overrides of "Trojan Source"). Formats add their own escaping on top
+//! (JSON, Markdown, workflow commands, URIs); this is the part they share.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::findings::Secret;
+
+/// Key-shaped text: a built-in prefix and a body of at least 10 characters. Deliberately wider than
+/// the matching grammar (no boundary rule, no upper bound, no placeholder test): redacting a
+/// placeholder costs nothing, printing a key costs everything.
+static KEY_SHAPED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"sk_(?:live|test)_[A-Za-z0-9]{10,}").expect("a valid pattern"));
+
+/// `s` with key-shaped text redacted and control characters escaped: safe to print anywhere.
+pub fn printable(s: &str) -> Cow<'_, str> {
+    match redact_keys(s) {
+        Cow::Borrowed(s) => escape_controls(s),
+        Cow::Owned(s) => Cow::Owned(escape_controls(&s).into_owned()),
+    }
+}
+
+/// `s` with every key-shaped run replaced by its redacted form (`sk_live_4eC3…dc7G`).
+pub fn redact_keys(s: &str) -> Cow<'_, str> {
+    if !s.contains("sk_") {
+        return Cow::Borrowed(s);
+    }
+    KEY_SHAPED.replace_all(s, |caps: &regex::Captures<'_>| {
+        Secret::new(caps[0].to_string(), "sk_live_".len()).redacted()
+    })
+}
+
+/// Whether `s` holds key-shaped text.
+pub fn has_key(s: &str) -> bool {
+    s.contains("sk_") && KEY_SHAPED.is_match(s)
+}
+
+/// Whether a terminal, a log viewer or a workflow-command parser could act on `c`.
+fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// `s` with control characters written as escapes: `\n`, `\r`, `\t`, everything else as `\x1b` (below U+0100) or `\u{202e}`.
+pub fn escape_controls(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_unsafe) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if is_unsafe(c) && (c as u32) < 0x100 => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if is_unsafe(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> String {
+        format!("sk_live_{}", "Zt7Kq2Wm9Rb4Xv8Lp3Nc6Hd1")
+    }
+
+    #[test]
+    fn keys_are_redacted_wherever_they_stand() {
+        let k = key();
+        for s in [
+            format!("config/{k}.env"),
+            format!("x{k}"),
+            format!("{k}_{k}"),
+            format!("Author <{k}@example.com>"),
+        ] {
+            let shown = printable(&s);
+            assert!(!shown.contains(&k), "{shown}");
+            assert!(shown.contains("sk_live_Zt7…Hd1"), "{shown}");
+        }
+        assert!(has_key(&format!("a/{k}")));
+        assert!(!has_key("sk_live_short"));
+        assert_eq!(printable("plain/path.rs"), "plain/path.rs");
+        assert!(matches!(printable("plain/path.rs"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn controls_and_bidi_overrides_are_escaped() {
+        assert_eq!(printable("a\x1b[31mb"), "a\\x1b[31mb");
+        assert_eq!(printable("a\nb\r\tc"), "a\\nb\\r\\tc");
+        assert_eq!(printable("a\u{202e}b\u{85}"), "a\\u{202e}b\\x85");
+        assert_eq!(printable("naïve ✓"), "naïve ✓");
+        assert_eq!(printable("x\u{7f}"), "x\\x7f");
+    }
+
+    #[test]
+    fn a_key_split_by_a_control_character_is_still_not_printed_whole() {
+        // Escaping happens after redaction, so "\x00" between halves cannot join them on screen.
+        let k = key();
+        let (a, b) = k.split_at(12);
+        let joined = format!("{a}\x00{b}");
+        let shown = printable(&joined);
+        assert!(!shown.contains(&k), "{shown}");
+    }
+}
