@@ -51,7 +51,8 @@ fn is_unsafe(c: char) -> bool {
         || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
 }
 
-/// `s` with control characters written as escapes: `\n`, `\r`, `\t`, everything else as `\x1b` (below U+0100) or `\u{202e}`.
+/// `s` with control characters written as escapes: `\n`, `\r`, `\t`, everything else as `\x1b`
+/// (below U+0100) or `\u{202e}`.
 pub fn escape_controls(s: &str) -> Cow<'_, str> {
     if !s.chars().any(is_unsafe) {
         return Cow::Borrowed(s);
