@@ -86,6 +86,8 @@ pub enum Encoding {
     Percent,
     Base64,
     Utf16,
+    /// Inside a member of an archive or compressed file.
+    Archive,
 }
 
 impl Encoding {
@@ -96,6 +98,7 @@ impl Encoding {
             Encoding::Percent => "percent",
             Encoding::Base64 => "base64",
             Encoding::Utf16 => "utf16",
+            Encoding::Archive => "archive",
         }
     }
 }

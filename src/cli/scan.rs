@@ -34,6 +34,10 @@ pub struct Target {
     /// Skip files larger than SIZE (like 500K, 10M, 1G); said in the summary.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_file_size: Option<u64>,
+    /// Open archives and compressed files (zip, jar, gzip, tar, …) nested up to N deep; 0 opens
+    /// none.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub archive_depth: u32,
     /// Configuration file [default: .skguard.toml at the root of what is scanned, if present].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -247,6 +251,10 @@ fn collect_files(target: &Target, baseline: Option<&Path>) -> Result<Collected> 
             follow: target.follow,
             max_file_size: target.max_file_size,
             threads: target.threads,
+            archive: sources::archive::Limits {
+                depth: target.archive_depth,
+                ..Default::default()
+            },
         };
         let progress = target.progress("files");
         let scan = sources::scan_paths(&matcher, &target.paths, &options, &progress);

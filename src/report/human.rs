@@ -62,6 +62,9 @@ pub(super) fn write(report: &Report<'_>, out: &mut dyn Write, color: bool) -> io
         };
         let encoding = match f.encoding {
             Encoding::Raw => String::new(),
+            Encoding::Archive => {
+                format!(" {}(in an archive){}", p.dim.render(), p.dim.render_reset())
+            }
             other => format!(
                 " {}({} encoded){}",
                 p.dim.render(),
@@ -195,6 +198,12 @@ fn summary(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<
             "not entered (scan each submodule on its own)",
         ),
         (c.skipped_loops, "link loop", "link loops", "skipped"),
+        (
+            c.archive_bounds,
+            "archive part",
+            "archive parts",
+            "not read whole (a bound was reached; see the warnings)",
+        ),
     ];
     let notes = notes
         .iter()

@@ -15,6 +15,7 @@ use std::sync::Mutex;
 
 use ignore::{WalkBuilder, WalkState};
 
+use super::archive::{self, ArchiveScan};
 use super::progress::Progress;
 use super::stream::StreamScanner;
 use super::{Hit, Scan, Stats, Unreadable};
@@ -28,6 +29,8 @@ pub struct WalkOptions {
     pub max_file_size: Option<u64>,
     /// 0: as many threads as cores.
     pub threads: usize,
+    /// How archives are opened (depth 0: not at all).
+    pub archive: archive::Limits,
 }
 
 #[derive(Debug, Default)]
@@ -39,6 +42,9 @@ struct Counters {
     symlinks: AtomicU64,
     loops: AtomicU64,
     vanished: AtomicU64,
+    archives: AtomicU64,
+    archive_members: AtomicU64,
+    archive_bounds: AtomicU64,
 }
 
 impl Counters {
@@ -52,6 +58,9 @@ impl Counters {
             skipped_symlinks: get(&self.symlinks),
             skipped_loops: get(&self.loops),
             skipped_vanished: get(&self.vanished),
+            archives: get(&self.archives),
+            archive_members: get(&self.archive_members),
+            archive_bounds: get(&self.archive_bounds),
             ..Stats::default()
         }
     }
@@ -169,6 +178,26 @@ pub fn scan_paths(
                             counters.files.fetch_add(1, Ordering::Relaxed);
                             counters.bytes.fetch_add(bytes, Ordering::Relaxed);
                             progress.item(bytes);
+                            let opened = match scanner.archive() {
+                                Some(kind) if options.archive.depth > 0 => {
+                                    let shown = style.display(path);
+                                    let scan = archive::scan_file(
+                                        &mut scanner,
+                                        &shown,
+                                        &mut file,
+                                        len,
+                                        kind,
+                                        &options.archive,
+                                    );
+                                    Some((shown, scan))
+                                }
+                                _ => None,
+                            };
+                            if let Some((shown, scan)) = opened {
+                                let notes = archive_hits(counters, &shown, scan, &mut found);
+                                lock(hits).extend(notes.0);
+                                lock(warnings).extend(notes.1);
+                            }
                             if !found.is_empty() {
                                 let shown = style.display(path);
                                 let mut hits = lock(hits);
@@ -212,6 +241,41 @@ pub fn scan_paths(
         unreadable,
         warnings: warnings.into_inner().unwrap_or_else(|e| e.into_inner()),
     }
+}
+
+/// The hits of an opened archive at `shown!member`, and the bounds it reached as warnings. A key
+/// found both in the archive's own bytes (a stored member) and in a member is reported once, in
+/// the member: the raw finding is dropped from `raw`.
+fn archive_hits(
+    counters: &Counters,
+    shown: &str,
+    scan: ArchiveScan,
+    raw: &mut Vec<super::Located>,
+) -> (Vec<Hit>, Vec<String>) {
+    counters.archives.fetch_add(1, Ordering::Relaxed);
+    counters
+        .archive_members
+        .fetch_add(scan.members, Ordering::Relaxed);
+    counters
+        .archive_bounds
+        .fetch_add(scan.skipped.len() as u64, Ordering::Relaxed);
+    raw.retain(|r| {
+        !scan
+            .hits
+            .iter()
+            .any(|m| m.located.candidate.secret == r.candidate.secret)
+    });
+    let warnings = scan.skipped.iter().map(|k| k.describe(shown)).collect();
+    let hits = scan
+        .hits
+        .into_iter()
+        .map(|m| Hit {
+            path: format!("{shown}!{}", m.member),
+            commit: None,
+            located: m.located,
+        })
+        .collect();
+    (hits, warnings)
 }
 
 /// A poisoned lock only means another thread panicked; the data is still sound for our appends.

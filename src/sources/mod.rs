@@ -2,6 +2,7 @@
 //! candidates with an origin (a path, and for history a commit); [`stream`] is the one place that
 //! reads bytes in chunks and counts lines.
 
+pub mod archive;
 pub mod files;
 pub mod git;
 pub mod progress;
@@ -46,6 +47,11 @@ pub struct Stats {
     /// Files that were deleted between the walk and their opening.
     pub skipped_vanished: u64,
     pub submodules: u64,
+    /// Archives and compressed files opened, and the members scanned inside them.
+    pub archives: u64,
+    pub archive_members: u64,
+    /// Parts of archives not read whole: a bound was reached (said in the warnings).
+    pub archive_bounds: u64,
 }
 
 /// The outcome of a source.

@@ -10,6 +10,7 @@ use std::io::{self, Read};
 
 use memchr::{memchr, memmem, memrchr};
 
+use super::archive;
 use crate::findings::Encoding;
 use crate::matching::{Candidate, Matcher, CONTEXT_BEFORE};
 
@@ -42,6 +43,8 @@ pub struct StreamScanner<'m> {
     buf: Vec<u8>,
     candidates: Vec<Candidate>,
     markers: Vec<memmem::Finder<'static>>,
+    /// What the last stream's first bytes said it is, if an archive.
+    archive: Option<archive::Kind>,
 }
 
 impl<'m> StreamScanner<'m> {
@@ -54,7 +57,13 @@ impl<'m> StreamScanner<'m> {
                 .iter()
                 .map(|m| memmem::Finder::new(m.as_bytes()))
                 .collect(),
+            archive: None,
         }
+    }
+
+    /// The kind of archive the last stream scanned is, by its first bytes.
+    pub fn archive(&self) -> Option<archive::Kind> {
+        self.archive
     }
 
     /// Scans `reader` to its end, appending what it finds to `out`; returns the bytes read.
@@ -73,6 +82,7 @@ impl<'m> StreamScanner<'m> {
             if base == 0 {
                 utf16_bom = self.buf[..filled].starts_with(&[0xff, 0xfe])
                     || self.buf[..filled].starts_with(&[0xfe, 0xff]);
+                self.archive = archive::sniff(&self.buf[..filled]);
             }
             let keep_to = if eof { filled } else { filled - after };
             let buf = &self.buf[..filled];

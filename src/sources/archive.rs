@@ -1,0 +1,683 @@
+//! Archives and compressed files: gzip, zip and its kin (jar, war, whl, nupkg, apk, docx/xlsx/…),
+//! tar, and compressed tar, opened wherever they are found and nested to a bounded depth.
+//!
+//! An archive is recognised by its content (magic bytes), never by its name, and only after the
+//! file has been scanned as it is: a file that is not an archive costs one comparison of its first
+//! bytes. Each member is streamed through the same [`StreamScanner`] as any file, so every decoder
+//! and rule applies inside archives too.
+//!
+//! Hostile archives are bounded: bytes decompressed per archive, entries per archive, the
+//! decompression ratio of each member, and the nesting depth. A bound stops the reading where it is
+//! reached: what was read before is still scanned and reported, and the bound is said (a
+//! deliberate skip, like `--max-file-size`, that does not make the answer incomplete).
+
+use std::fmt;
+use std::io::{self, Cursor, Read, Seek};
+
+use flate2::read::MultiGzDecoder;
+
+use crate::findings::Encoding;
+use crate::printable::printable;
+use crate::sources::stream::{Located, StreamScanner};
+
+/// How deep archives are opened, and how much of each is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Archives inside archives: 1 opens only the outermost; 0 opens none.
+    pub depth: u32,
+    /// Bytes decompressed per outermost archive, all members together.
+    pub max_bytes: u64,
+    /// Entries per outermost archive, all levels together.
+    pub max_entries: u64,
+    /// Decompressed bytes per compressed byte, per member.
+    pub max_ratio: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            depth: 3,
+            max_bytes: 1 << 30,
+            max_entries: 100_000,
+            max_ratio: 1_000,
+        }
+    }
+}
+
+/// A nested zip is read into memory (zip needs to seek); at most this much of one.
+const NESTED_ZIP_IN_MEMORY: u64 = 256 << 20;
+/// Compressed sizes below this are treated as this for the ratio bound: a 20-byte gzip of a
+/// 30 KB text is ordinary, not a bomb.
+const RATIO_FLOOR: u64 = 1024;
+/// Bytes of a file that [`sniff`] looks at (a tar header's magic sits at 257).
+pub const HEAD: usize = 512;
+
+/// What kind of archive bytes start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Gzip,
+    Zip,
+    Tar,
+}
+
+/// The archive kind of a file that starts with `head`, if any.
+pub fn sniff(head: &[u8]) -> Option<Kind> {
+    if head.starts_with(&[0x1f, 0x8b, 0x08]) {
+        Some(Kind::Gzip)
+    } else if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
+        Some(Kind::Zip)
+    } else if head.len() >= 262 && &head[257..262] == b"ustar" {
+        Some(Kind::Tar)
+    } else {
+        None
+    }
+}
+
+/// Why part of an archive was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// The archive's decompressed bytes reached [`Limits::max_bytes`].
+    Bytes,
+    /// The archive's entries reached [`Limits::max_entries`].
+    Entries,
+    /// A member decompressed beyond [`Limits::max_ratio`]: a decompression bomb.
+    Ratio,
+    /// An archive nested deeper than [`Limits::depth`] was scanned as it is, not opened.
+    Depth,
+    /// A member that cannot be read: encrypted, an unsupported compression method, or corrupt.
+    Unreadable,
+}
+
+impl fmt::Display for Bound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Bound::Bytes => "the archive's decompressed-size bound was reached",
+            Bound::Entries => "the archive's entry-count bound was reached",
+            Bound::Ratio => "decompression ratio beyond the bound (a decompression bomb?)",
+            Bound::Depth => "nested deeper than --archive-depth: scanned as it is, not opened",
+            Bound::Unreadable => "could not be read",
+        })
+    }
+}
+
+/// A part of an archive that was not read whole, and why.
+#[derive(Debug, Clone)]
+pub struct Skipped {
+    /// The member, `!`-separated below the archive ("" for the archive itself).
+    pub member: String,
+    pub bound: Bound,
+    /// What the archive library said, for [`Bound::Unreadable`].
+    pub detail: String,
+}
+
+impl Skipped {
+    /// One line for a person, about the archive at `path`.
+    pub fn describe(&self, path: &str) -> String {
+        let at = if self.member.is_empty() {
+            printable(path).into_owned()
+        } else {
+            format!("{}!{}", printable(path), printable(&self.member))
+        };
+        if self.detail.is_empty() {
+            format!("{at}: {}", self.bound)
+        } else {
+            format!("{at}: {} ({})", self.bound, printable(&self.detail))
+        }
+    }
+}
+
+/// A key found in a member.
+#[derive(Debug, Clone)]
+pub struct MemberHit {
+    /// The member's path inside the archive, `!`-separated for nested archives.
+    pub member: String,
+    pub located: Located,
+}
+
+/// What reading one archive gave.
+#[derive(Debug, Default)]
+pub struct ArchiveScan {
+    pub hits: Vec<MemberHit>,
+    pub skipped: Vec<Skipped>,
+    /// Members scanned.
+    pub members: u64,
+    /// Bytes decompressed.
+    pub bytes: u64,
+}
+
+/// Scans the archive `input` named `name` (already recognised as `kind`, positioned anywhere: it
+/// is rewound) of `len` bytes with `scanner`.
+pub fn scan_file<R: Read + Seek>(
+    scanner: &mut StreamScanner<'_>,
+    name: &str,
+    input: &mut R,
+    len: u64,
+    kind: Kind,
+    limits: &Limits,
+) -> ArchiveScan {
+    let mut walk = Walk {
+        scanner,
+        name,
+        limits,
+        result: ArchiveScan::default(),
+        entries: 0,
+    };
+    if limits.depth == 0 {
+        return walk.result;
+    }
+    if let Err(e) = input.rewind() {
+        walk.unreadable(String::new(), e.to_string());
+        return walk.result;
+    }
+    match kind {
+        Kind::Zip => walk.zip(input, "", 1),
+        Kind::Gzip => walk.gzip(input, "", len, 1),
+        Kind::Tar => walk.tar(input, "", 1),
+    }
+    walk.result
+}
+
+/// Scans an archive held in memory (a blob).
+pub fn scan_bytes(
+    scanner: &mut StreamScanner<'_>,
+    name: &str,
+    bytes: &[u8],
+    kind: Kind,
+    limits: &Limits,
+) -> ArchiveScan {
+    scan_file(
+        scanner,
+        name,
+        &mut Cursor::new(bytes),
+        bytes.len() as u64,
+        kind,
+        limits,
+    )
+}
+
+struct Walk<'a, 's, 'm> {
+    scanner: &'a mut StreamScanner<'m>,
+    /// The archive's own name (a path), for a gzip stream's member.
+    name: &'s str,
+    limits: &'s Limits,
+    result: ArchiveScan,
+    entries: u64,
+}
+
+/// `prefix` and `name` joined as a member path.
+fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}!{name}")
+    }
+}
+
+/// The name a gzip stream's content goes by: the name in its header, else the stream's own name
+/// without `.gz`.
+fn gunzipped_name(outer: &str, header: Option<&[u8]>) -> String {
+    if let Some(name) = header.filter(|n| !n.is_empty()) {
+        return String::from_utf8_lossy(name).into_owned();
+    }
+    let last = outer.rsplit(['/', '!']).next().unwrap_or(outer);
+    for suffix in [".gz", ".gzip", ".z"] {
+        if let Some(stem) = last
+            .len()
+            .checked_sub(suffix.len())
+            .filter(|&at| last.is_char_boundary(at) && last[at..].eq_ignore_ascii_case(suffix))
+            .map(|at| &last[..at])
+        {
+            if !stem.is_empty() {
+                return stem.to_string();
+            }
+        }
+    }
+    "(gunzipped)".to_string()
+}
+
+/// A reader that stops (with end of stream) at a bound and remembers which.
+struct Bounded<R> {
+    inner: R,
+    read: u64,
+    limit: u64,
+    /// The bound that `limit` stands for.
+    bound: Bound,
+    hit: bool,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.read >= self.limit {
+            // One byte more tells a stream that ends exactly at the bound from one that goes on.
+            let mut probe = [0u8; 1];
+            if self.inner.read(&mut probe)? > 0 {
+                self.hit = true;
+            }
+            return Ok(0);
+        }
+        let room = (self.limit - self.read).min(buf.len() as u64) as usize;
+        let n = self.inner.read(&mut buf[..room])?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+impl Walk<'_, '_, '_> {
+    fn unreadable(&mut self, member: String, detail: String) {
+        self.result.skipped.push(Skipped {
+            member,
+            bound: Bound::Unreadable,
+            detail,
+        });
+    }
+
+    fn bytes_left(&self) -> u64 {
+        self.limits.max_bytes.saturating_sub(self.result.bytes)
+    }
+
+    /// Counts an entry; false once the archive has too many.
+    fn entry(&mut self, member: &str) -> bool {
+        self.entries += 1;
+        if self.entries > self.limits.max_entries {
+            self.result.skipped.push(Skipped {
+                member: member.to_string(),
+                bound: Bound::Entries,
+                detail: String::new(),
+            });
+            return false;
+        }
+        true
+    }
+
+    /// A reader over `inner` bounded by the bytes left and, when the member's stored size is
+    /// known, by the ratio.
+    fn bounded<R: Read>(&self, inner: R, compressed: Option<u64>) -> Bounded<R> {
+        let left = self.bytes_left();
+        let by_ratio = compressed.map(|c| c.max(RATIO_FLOOR).saturating_mul(self.limits.max_ratio));
+        let (limit, bound) = match by_ratio {
+            Some(r) if r < left => (r, Bound::Ratio),
+            _ => (left, Bound::Bytes),
+        };
+        Bounded {
+            inner,
+            read: 0,
+            limit,
+            bound,
+            hit: false,
+        }
+    }
+
+    /// Scans one member's content: an archive in it is opened (within the depth), anything else is
+    /// scanned as it is. `depth` is the level of the archive holding the member.
+    fn member(&mut self, reader: &mut dyn Read, member: &str, depth: u32) {
+        let mut head = Vec::with_capacity(HEAD);
+        if let Err(e) = reader.take(HEAD as u64).read_to_end(&mut head) {
+            self.unreadable(member.to_string(), e.to_string());
+            return;
+        }
+        let nested = sniff(&head);
+        if let Some(kind) = nested {
+            if depth < self.limits.depth {
+                let mut whole = Cursor::new(head).chain(reader);
+                match kind {
+                    Kind::Zip => self.nested_zip(&mut whole, member, depth + 1),
+                    Kind::Gzip => self.gzip(&mut whole, member, 0, depth + 1),
+                    Kind::Tar => self.tar(&mut whole, member, depth + 1),
+                }
+                return;
+            }
+            self.result.skipped.push(Skipped {
+                member: member.to_string(),
+                bound: Bound::Depth,
+                detail: String::new(),
+            });
+        }
+        self.result.members += 1;
+        let mut whole = Cursor::new(head).chain(reader);
+        let mut found = Vec::new();
+        let outcome = self.scanner.scan(&mut whole, &mut found);
+        self.result
+            .hits
+            .extend(found.into_iter().map(|mut located| {
+                located.candidate.encoding = Encoding::Archive;
+                MemberHit {
+                    member: member.to_string(),
+                    located,
+                }
+            }));
+        if let Err(e) = outcome {
+            self.unreadable(member.to_string(), e.to_string());
+        }
+    }
+
+    /// Reads a bounded member and accounts for what was read and what stopped it.
+    fn read_member<R: Read>(
+        &mut self,
+        inner: R,
+        compressed: Option<u64>,
+        member: &str,
+        depth: u32,
+    ) {
+        let mut bounded = self.bounded(inner, compressed);
+        self.member(&mut bounded, member, depth);
+        self.result.bytes += bounded.read;
+        if bounded.hit {
+            self.result.skipped.push(Skipped {
+                member: member.to_string(),
+                bound: bounded.bound,
+                detail: String::new(),
+            });
+        }
+    }
+
+    fn zip<R: Read + Seek>(&mut self, input: R, prefix: &str, depth: u32) {
+        let mut archive = match zip::ZipArchive::new(input) {
+            Ok(archive) => archive,
+            Err(e) => return self.unreadable(prefix.to_string(), e.to_string()),
+        };
+        for index in 0..archive.len() {
+            if self.bytes_left() == 0 {
+                self.result.skipped.push(Skipped {
+                    member: prefix.to_string(),
+                    bound: Bound::Bytes,
+                    detail: String::new(),
+                });
+                return;
+            }
+            let listed = match archive.name_for_index(index) {
+                Some(Ok(name)) => name.to_string(),
+                _ => format!("#{index}"),
+            };
+            let mut file = match archive.by_index(index) {
+                Ok(file) => file,
+                Err(e) => {
+                    self.unreadable(join(prefix, &listed), e.to_string());
+                    continue;
+                }
+            };
+            if file.is_dir() {
+                continue;
+            }
+            let name = join(prefix, &String::from_utf8_lossy(file.name_raw()));
+            if !self.entry(&name) {
+                return;
+            }
+            let compressed = file.compressed_size();
+            self.read_member(&mut file, Some(compressed), &name, depth);
+        }
+    }
+
+    fn nested_zip(&mut self, reader: &mut dyn Read, member: &str, depth: u32) {
+        let cap = self.bytes_left().min(NESTED_ZIP_IN_MEMORY);
+        let mut bytes = Vec::new();
+        let mut bounded = Bounded {
+            inner: reader,
+            read: 0,
+            limit: cap,
+            bound: Bound::Bytes,
+            hit: false,
+        };
+        if let Err(e) = bounded.read_to_end(&mut bytes) {
+            return self.unreadable(member.to_string(), e.to_string());
+        }
+        if bounded.hit {
+            // A zip read in part has no central directory: say so and leave it.
+            self.result.skipped.push(Skipped {
+                member: member.to_string(),
+                bound: Bound::Bytes,
+                detail: String::new(),
+            });
+            return;
+        }
+        self.zip(Cursor::new(bytes), member, depth);
+    }
+
+    /// A gzip stream: a tar inside is read as a compressed tar (one level), anything else as the
+    /// one member the stream holds, named after the stream.
+    fn gzip(&mut self, input: &mut dyn Read, prefix: &str, compressed: u64, depth: u32) {
+        let mut decoder = MultiGzDecoder::new(input);
+        let compressed = (compressed > 0).then_some(compressed);
+        let mut bounded = self.bounded(&mut decoder, compressed);
+        let mut head = Vec::with_capacity(HEAD);
+        if let Err(e) = (&mut bounded).take(HEAD as u64).read_to_end(&mut head) {
+            return self.unreadable(prefix.to_string(), e.to_string());
+        }
+        if sniff(&head) == Some(Kind::Tar) {
+            let mut whole = Cursor::new(head).chain(&mut bounded);
+            self.tar_entries(&mut whole, prefix, depth);
+        } else {
+            let header = bounded.inner.header().and_then(|h| h.filename());
+            let stream = if prefix.is_empty() { self.name } else { prefix };
+            let name = join(prefix, &gunzipped_name(stream, header));
+            let mut whole = Cursor::new(head).chain(&mut bounded);
+            self.member(&mut whole, &name, depth);
+        }
+        self.result.bytes += bounded.read;
+        if bounded.hit {
+            self.result.skipped.push(Skipped {
+                member: prefix.to_string(),
+                bound: bounded.bound,
+                detail: String::new(),
+            });
+        }
+    }
+
+    fn tar(&mut self, input: &mut dyn Read, prefix: &str, depth: u32) {
+        // An uncompressed tar's members are stored: they count against the bytes bound as read.
+        let mut bounded = self.bounded(input, None);
+        self.tar_entries(&mut bounded, prefix, depth);
+        self.result.bytes += bounded.read;
+        if bounded.hit {
+            self.result.skipped.push(Skipped {
+                member: prefix.to_string(),
+                bound: Bound::Bytes,
+                detail: String::new(),
+            });
+        }
+    }
+
+    /// The entries of a tar stream whose bytes are already bounded and counted by the caller.
+    fn tar_entries(&mut self, input: &mut dyn Read, prefix: &str, depth: u32) {
+        let mut archive = tar::Archive::new(input);
+        let entries = match archive.entries() {
+            Ok(entries) => entries,
+            Err(e) => return self.unreadable(prefix.to_string(), e.to_string()),
+        };
+        for entry in entries {
+            let mut entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => return self.unreadable(prefix.to_string(), e.to_string()),
+            };
+            if !entry.header().entry_type().is_file() {
+                continue;
+            }
+            let name = join(prefix, &String::from_utf8_lossy(&entry.path_bytes()));
+            if !self.entry(&name) {
+                return;
+            }
+            // Stored, not compressed: the bytes bound of the stream applies, not the ratio.
+            self.member(&mut entry, &name, depth);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+    use crate::matching::Matcher;
+    use crate::rules::RuleSet;
+
+    fn key() -> String {
+        format!("sk_live_{}", "Ar7Kq2Wm9Rb4Xv8Lp3Nc6Hd1")
+    }
+
+    fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut out = Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut out);
+        for (name, bytes) in members {
+            zip.start_file(
+                *name,
+                zip::write::SimpleFileOptions::default()
+                    .compression_method(zip::CompressionMethod::Deflated),
+            )
+            .unwrap();
+            zip.write_all(bytes).unwrap();
+        }
+        zip.finish().unwrap();
+        out.into_inner()
+    }
+
+    fn gzip_of(bytes: &[u8]) -> Vec<u8> {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(bytes).unwrap();
+        gz.finish().unwrap()
+    }
+
+    fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut tar = tar::Builder::new(Vec::new());
+        for (name, bytes) in members {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            tar.append_data(&mut header, name, *bytes).unwrap();
+        }
+        tar.into_inner().unwrap()
+    }
+
+    fn scan(bytes: &[u8], limits: &Limits) -> ArchiveScan {
+        let matcher = Matcher::new(RuleSet::builtin());
+        let mut scanner = StreamScanner::new(&matcher);
+        let kind = sniff(bytes).expect("an archive");
+        scan_bytes(&mut scanner, "test.bin", bytes, kind, limits)
+    }
+
+    fn places(scan: &ArchiveScan) -> Vec<(String, u64)> {
+        scan.hits
+            .iter()
+            .map(|h| (h.member.clone(), h.located.line))
+            .collect()
+    }
+
+    #[test]
+    fn kinds_are_told_by_content() {
+        assert_eq!(sniff(&gzip_of(b"x")), Some(Kind::Gzip));
+        assert_eq!(sniff(&zip_of(&[("a", b"x")])), Some(Kind::Zip));
+        assert_eq!(sniff(&tar_of(&[("a", b"x")])), Some(Kind::Tar));
+        assert_eq!(sniff(b"PK is a name"), None);
+        assert_eq!(sniff(&[0x1f, 0x8b]), None);
+        assert_eq!(sniff(b""), None);
+    }
+
+    #[test]
+    fn keys_are_found_in_members_at_their_line() {
+        let text = format!("a\nb\nkey={}\n", key());
+        let doc = zip_of(&[
+            ("README", b"nothing"),
+            ("config/app.properties", text.as_bytes()),
+        ]);
+        let s = scan(&doc, &Limits::default());
+        assert_eq!(places(&s), vec![("config/app.properties".to_string(), 3)]);
+        assert_eq!(s.hits[0].located.candidate.encoding, Encoding::Archive);
+        assert_eq!(s.hits[0].located.candidate.secret.expose(), key());
+        assert_eq!(s.members, 2);
+        assert!(s.skipped.is_empty(), "{:?}", s.skipped);
+    }
+
+    #[test]
+    fn compressed_tar_gzip_and_nesting_to_the_depth() {
+        let text = format!("k={}\n", key());
+        let tgz = gzip_of(&tar_of(&[("pkg/.env", text.as_bytes())]));
+        assert_eq!(
+            places(&scan(&tgz, &Limits::default())),
+            vec![("pkg/.env".to_string(), 1)]
+        );
+        // A gzip of a plain file: the member is named after the file.
+        let gz = gzip_of(text.as_bytes());
+        assert_eq!(places(&scan(&gz, &Limits::default())).len(), 1);
+        // zip → tgz → zip → file: four levels.
+        let inner = zip_of(&[("deep.txt", text.as_bytes())]);
+        let middle = gzip_of(&tar_of(&[("inner.zip", &inner)]));
+        let outer = zip_of(&[("lib/middle.tgz", &middle)]);
+        let deep = Limits {
+            depth: 3,
+            ..Limits::default()
+        };
+        assert_eq!(
+            places(&scan(&outer, &deep)),
+            vec![("lib/middle.tgz!inner.zip!deep.txt".to_string(), 1)]
+        );
+        let shallow = Limits {
+            depth: 2,
+            ..Limits::default()
+        };
+        let s = scan(&outer, &shallow);
+        assert!(s.hits.is_empty());
+        assert_eq!(s.skipped[0].bound, Bound::Depth);
+        assert_eq!(s.skipped[0].member, "lib/middle.tgz!inner.zip");
+    }
+
+    #[test]
+    fn a_bomb_is_named_and_what_came_before_it_is_reported() {
+        let mut text = format!("k={}\n", key()).into_bytes();
+        text.resize(4 << 20, b'0');
+        let doc = zip_of(&[("bomb.txt", &text)]);
+        // 4 MiB of zeros deflate to about 4 KiB: a ratio near 1,000.
+        let strict = Limits {
+            max_ratio: 100,
+            ..Limits::default()
+        };
+        let s = scan(&doc, &strict);
+        assert_eq!(places(&s), vec![("bomb.txt".to_string(), 1)]);
+        assert_eq!(s.skipped.len(), 1);
+        assert_eq!(s.skipped[0].bound, Bound::Ratio);
+        assert!(s.bytes < 1 << 20, "{}", s.bytes);
+    }
+
+    #[test]
+    fn bytes_and_entries_are_bounded_per_archive() {
+        let text = format!("k={}\n", key());
+        let many: Vec<(String, &[u8])> = (0..20)
+            .map(|i| (format!("f{i:02}"), text.as_bytes()))
+            .collect();
+        let members: Vec<(&str, &[u8])> = many.iter().map(|(n, b)| (n.as_str(), *b)).collect();
+        let doc = zip_of(&members);
+        let few = Limits {
+            max_entries: 5,
+            ..Limits::default()
+        };
+        let s = scan(&doc, &few);
+        assert_eq!(s.hits.len(), 5);
+        assert_eq!(s.skipped.last().unwrap().bound, Bound::Entries);
+        let small = Limits {
+            max_bytes: text.len() as u64 * 3,
+            ..Limits::default()
+        };
+        let s = scan(&doc, &small);
+        assert_eq!(s.hits.len(), 3);
+        assert!(s.skipped.iter().any(|k| k.bound == Bound::Bytes));
+    }
+
+    #[test]
+    fn corrupt_archives_are_said_never_a_panic() {
+        let mut doc = zip_of(&[("a.txt", b"hello")]);
+        let len = doc.len();
+        doc.truncate(len - 10);
+        let s = scan(&doc, &Limits::default());
+        assert!(s.skipped.iter().any(|k| k.bound == Bound::Unreadable));
+        let mut gz = gzip_of(format!("k={}\n", key()).as_bytes());
+        gz.truncate(gz.len() - 4);
+        let s = scan(&gz, &Limits::default());
+        assert!(s.skipped.iter().any(|k| k.bound == Bound::Unreadable) || !s.hits.is_empty());
+    }
+
+    #[test]
+    fn gunzipped_names() {
+        assert_eq!(gunzipped_name("logs/app.log.gz", None), "app.log");
+        assert_eq!(gunzipped_name("x!y/data.GZ", None), "data");
+        assert_eq!(gunzipped_name("blob", None), "(gunzipped)");
+        assert_eq!(gunzipped_name("a.gz", Some(b"orig.txt")), "orig.txt");
+    }
+}
