@@ -1,0 +1,169 @@
+//! Archives and compressed files in directory scans: found by content, nested, bounded.
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+
+use common::*;
+
+fn key() -> String {
+    live("Arc1Kq2Wm9Rb4Xv8Lp3Nc6Hd")
+}
+
+fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut out);
+    for (name, bytes) in members {
+        zip.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    zip.finish().unwrap();
+    out.into_inner()
+}
+
+fn gzip_of(bytes: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(bytes).unwrap();
+    gz.finish().unwrap()
+}
+
+fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, bytes) in members {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, name, *bytes).unwrap();
+    }
+    tar.into_inner().unwrap()
+}
+
+#[test]
+fn keys_in_archives_are_found_at_archive_member_by_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("# settings\nkey={}\n", key());
+    let jar = zip_of(&[
+        ("META-INF/MANIFEST.MF", b"x"),
+        ("config/app.properties", text.as_bytes()),
+    ]);
+    fs::write(dir.path().join("app.jar"), &jar).unwrap();
+    // Named like text, but a zip: decided by content, not by the extension.
+    fs::write(
+        dir.path().join("report.txt"),
+        zip_of(&[("word/doc.xml", text.as_bytes())]),
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("fixture.tgz"),
+        gzip_of(&tar_of(&[("package/.env", text.as_bytes())])),
+    )
+    .unwrap();
+    fs::write(dir.path().join("dump.sql.gz"), gzip_of(text.as_bytes())).unwrap();
+    // zip → tar.gz → zip: three levels, the default depth.
+    let inner = zip_of(&[("deep.cfg", text.as_bytes())]);
+    let middle = gzip_of(&tar_of(&[("inner.zip", &inner)]));
+    fs::write(
+        dir.path().join("outer.zip"),
+        zip_of(&[("lib/middle.tar.gz", &middle)]),
+    )
+    .unwrap();
+
+    let (code, findings, stats, stderr) = scan_json(dir.path(), &[]);
+    assert_eq!(code, 1, "{stderr}");
+    let found: Vec<(String, u64, String)> = places(&findings)
+        .into_iter()
+        .map(|(path, line, _, _, encoding)| (path, line, encoding))
+        .collect();
+    let archive = |p: &str| (p.to_string(), 2, "archive".to_string());
+    assert_eq!(
+        found,
+        vec![
+            archive("app.jar!config/app.properties"),
+            archive("dump.sql.gz!dump.sql"),
+            archive("fixture.tgz!package/.env"),
+            archive("outer.zip!lib/middle.tar.gz!inner.zip!deep.cfg"),
+            archive("report.txt!word/doc.xml"),
+        ]
+    );
+    assert!(findings
+        .iter()
+        .all(|f| f["redacted"] != key() && f["fingerprint"] == findings[0]["fingerprint"]));
+    assert_eq!(stats["archives"], 5, "{stats}");
+
+    // Depth 2 leaves the innermost zip unopened, and says so.
+    let (_, findings, _, stderr) = scan_json(dir.path(), &["--archive-depth", "2"]);
+    assert!(!places(&findings).iter().any(|p| p.0.contains("deep.cfg")));
+    assert!(
+        stderr.contains("inner.zip") && stderr.contains("--archive-depth"),
+        "{stderr}"
+    );
+    // Depth 0: no archive is opened.
+    let (code, findings, _, _) = scan_json(dir.path(), &["--archive-depth", "0"]);
+    assert_eq!((code, findings.len()), (0, 0));
+}
+
+#[test]
+fn a_stored_member_is_one_finding_not_two() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("key={}\n", key());
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut out);
+    zip.start_file(
+        "plain.txt",
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored),
+    )
+    .unwrap();
+    zip.write_all(text.as_bytes()).unwrap();
+    zip.finish().unwrap();
+    fs::write(dir.path().join("stored.zip"), out.into_inner()).unwrap();
+    let (code, findings, _, _) = scan_json(dir.path(), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        places(&findings)
+            .into_iter()
+            .map(|p| p.0)
+            .collect::<Vec<_>>(),
+        vec!["stored.zip!plain.txt"]
+    );
+}
+
+#[test]
+fn a_decompression_bomb_is_named_and_what_was_read_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = format!("key={}\n", key()).into_bytes();
+    // 4 MiB of zeros deflate to about 4 KiB: just beyond the 1,000:1 bound.
+    text.resize(4 << 20, b'\0');
+    fs::write(dir.path().join("bomb.gz"), gzip_of(&text)).unwrap();
+    fs::write(
+        dir.path().join("broken.zip"),
+        b"PK\x03\x04 not really a zip",
+    )
+    .unwrap();
+    let (code, findings, stats, stderr) = scan_json(dir.path(), &[]);
+    // A bound is a deliberate skip: the exit status is the findings', not 2.
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(places(&findings)[0].0, "bomb.gz!bomb");
+    assert!(
+        stderr.contains("bomb.gz") && stderr.contains("decompression bomb"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("broken.zip"), "{stderr}");
+    assert_eq!(stats["archive_bounds"], 2, "{stats}");
+    let human = scan_output(dir.path(), &[]);
+    assert!(
+        String::from_utf8_lossy(&human.stdout).contains("2 archive parts not read whole"),
+        "{}",
+        text_of(&human)
+    );
+}
+
+fn text_of(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
