@@ -417,7 +417,11 @@ fn git_hook_uninstall_restores_exactly_what_the_last_install_replaced() {
     // The first install's copy is stale: refused, the newer hook untouched, rather than losing it
     // and later restoring the stale one.
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("pre-commit.before-skguard"), "{}", text(&out));
+    assert!(
+        text(&out).contains("pre-commit.before-skguard"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(fs::read_to_string(&hook).unwrap(), newer);
     fs::remove_file(hooks.join("pre-commit.before-skguard")).unwrap();
     let out = hook_cmd(&repo, &["install", "--force"]);
@@ -432,9 +436,11 @@ fn git_hook_uninstall_restores_exactly_what_the_last_install_replaced() {
     let out = hook_cmd(&repo, &["uninstall"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(fs::read_to_string(&hook).unwrap(), newer);
-    assert!(fs::read_dir(&hooks)
+    assert!(fs::read_dir(&hooks).unwrap().all(|e| !e
         .unwrap()
-        .all(|e| !e.unwrap().file_name().to_string_lossy().contains("skguard")));
+        .file_name()
+        .to_string_lossy()
+        .contains("skguard")));
 }
 
 // ---------- --git ----------

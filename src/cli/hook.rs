@@ -136,11 +136,15 @@ fn install(path: &Path, force: bool) -> Result<Status> {
             );
         }
         let (aside, said) = if force {
-            (&replaced, "it no longer runs; uninstall restores it (--force)")
+            (
+                &replaced,
+                "it no longer runs; uninstall restores it (--force)",
+            )
         } else {
             (&chained, "it runs after skguard's check")
         };
-        fs::rename(&hook, aside).with_context(|| format!("cannot move {} aside", hook.display()))?;
+        fs::rename(&hook, aside)
+            .with_context(|| format!("cannot move {} aside", hook.display()))?;
         eprintln!(
             "skguard: kept the existing hook as {}; {said}",
             aside.display()
