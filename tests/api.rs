@@ -827,13 +827,12 @@ fn api_key_ids_that_are_not_plain_tokens_are_never_put_in_a_url() {
         }
         let (code, findings, stderr) = scan_api(dir.path(), &api, &args);
         assert_eq!(code, 2, "a live key left working: {stderr}");
-        for i in 0..ids.len() {
+        for (i, id) in ids.iter().enumerate() {
             let path = format!("k{i}.env");
             assert_eq!(
                 status_of(&findings, &path),
                 ("active".into(), Some("failed".into())),
-                "id {:?}",
-                ids[i]
+                "id {id:?}"
             );
             let f = findings
                 .iter()
@@ -910,8 +909,6 @@ fn api_strings_from_the_api_are_printable_in_every_format_and_the_audit_log() {
     let dir = tree(&[&a, &b, &c, &d, &e]);
     let (code, findings, [human, github, sarif, audit]) = revoke_every_format(dir.path(), &api);
     assert_eq!(code, 2);
-    assert_eq!(api.deletes().len(), 3, "{:?}", api.log());
-    assert!(api.is_revoked(&e));
     let shown = skguard::printable::printable(&secret).into_owned();
     assert_ne!(shown, secret);
     for (name, text) in [
@@ -940,6 +937,8 @@ fn api_strings_from_the_api_are_printable_in_every_format_and_the_audit_log() {
     );
     assert!(human.contains("boom") && human.contains("Prod "), "{human}");
     assert!(github.contains(&shown), "{github}");
+    assert_eq!(api.deletes().len(), 3, "{:?}", api.log());
+    assert!(api.is_revoked(&e));
     // JSON: every string from the API is printable (no control character, no key).
     let json = serde_json::to_string(&findings).unwrap();
     assert!(!json.contains(&secret), "{json}");
