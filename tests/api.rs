@@ -302,10 +302,11 @@ fn api_ambiguity_and_pagination_revoke_nothing() {
         .map(|v| v.as_str().unwrap())
         .collect();
     assert_eq!(candidates, ["key_a", "key_b"]);
-    assert!(findings[1]["revocation"]["detail"]
-        .as_str()
-        .unwrap()
-        .contains("paginated"));
+    let detail = findings[1]["revocation"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("may not show the whole account") && detail.contains("\"has_more\""),
+        "{detail}"
+    );
     assert!(api.deletes().is_empty(), "never guess: {:?}", api.log());
 }
 
@@ -613,27 +614,26 @@ fn api_hostile_servers_are_bounded_unknown_and_revoke_nothing() {
 }
 
 #[test]
-fn api_proxies_from_the_environment_are_honoured() {
+fn api_a_plain_http_loopback_base_is_never_proxied() {
     let api = FakeApi::start();
+    // A recording proxy on 127.0.0.1: it must never hear the key in clear text.
     let proxy = FakeApi::start();
     let k = key(110);
     api.add("acct", "key_1", &k, 12);
     let dir = tree(&[&k]);
-    let run = |no_proxy: &str| {
+    let run = |base: &str, timeout: &str| {
         let out = skguard()
             .current_dir(dir.path())
             .env("HTTP_PROXY", &proxy.base)
             .env("http_proxy", &proxy.base)
-            .env("NO_PROXY", no_proxy)
-            .env("no_proxy", no_proxy)
-            .args([
-                "scan",
-                "--verify",
-                "--format",
-                "json",
-                "--api-base",
-                &api.base,
-            ])
+            .env("ALL_PROXY", &proxy.base)
+            .env("all_proxy", &proxy.base)
+            .env("HTTPS_PROXY", &proxy.base)
+            .env("https_proxy", &proxy.base)
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy")
+            .args(["scan", "--verify", "--format", "json", "--api-base", base])
+            .args(["--api-timeout", timeout])
             .output()
             .unwrap();
         let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -642,13 +642,388 @@ fn api_proxies_from_the_environment_are_honoured() {
             .unwrap()
             .to_string()
     };
-    // Through the proxy (which knows no key: 401).
-    assert_eq!(run(""), "invalid");
-    assert_eq!(proxy.seen().len(), 1, "{:?}", proxy.seen());
-    assert!(proxy.seen()[0].path.ends_with("/v1/api-keys"));
-    assert!(api.seen().is_empty());
-    // NO_PROXY names the API's host: straight to it.
-    assert_eq!(run("127.0.0.1"), "active");
+    assert_eq!(run(&api.base, "10"), "active");
     assert_eq!(api.seen().len(), 1);
-    assert_eq!(proxy.seen().len(), 1);
+    assert!(
+        proxy.seen().is_empty(),
+        "the proxy saw the request: {:?}",
+        proxy.seen()
+    );
+    // An https base honours HTTPS_PROXY: the proxy is asked for a tunnel (CONNECT), and it never
+    // sees the Authorization header (the recording proxy refuses the tunnel: unknown).
+    let tls = api.base.replace("http://", "https://");
+    assert_eq!(run(&tls, "2"), "unknown");
+    let seen = proxy.seen();
+    assert!(
+        !seen.is_empty() && seen.iter().all(|s| s.method == "CONNECT"),
+        "{seen:?}"
+    );
+    assert!(seen.iter().all(|s| s.authorization.is_none()), "{seen:?}");
+}
+
+/// `skguard scan --revoke` in `dir` with json on stdout and human, github and sarif to files, and
+/// an audit log: (exit code, findings, human, github, sarif, audit log).
+fn revoke_every_format(dir: &Path, api: &FakeApi) -> (i32, Vec<Value>, [String; 4]) {
+    let out = tempfile::tempdir().unwrap();
+    let file = |name: &str| out.path().join(name).to_str().unwrap().to_string();
+    let (human, github, sarif, audit) = (
+        file("report.txt"),
+        file("annotations.txt"),
+        file("report.sarif"),
+        file("audit.jsonl"),
+    );
+    let (code, findings, stderr) = scan_api(
+        dir,
+        api,
+        &[
+            "--revoke",
+            "--audit-log",
+            &audit,
+            "--format",
+            &format!("human={human}"),
+            "--format",
+            &format!("github={github}"),
+            "--format",
+            &format!("sarif={sarif}"),
+        ],
+    );
+    let read =
+        |p: &str| fs::read_to_string(p).unwrap_or_else(|e| panic!("{p}: {e}; stderr: {stderr}"));
+    (
+        code,
+        findings,
+        [read(&human), read(&github), read(&sarif), read(&audit)],
+    )
+}
+
+#[test]
+fn api_any_sign_of_an_incomplete_listing_revokes_nothing() {
+    let api = FakeApi::start();
+    let faults = [
+        Fault::LinkHeader("<http://127.0.0.1/v1/api-keys?page=2>; rel=\"next\"".into()),
+        Fault::ListingExtra(serde_json::json!({"meta": {"has_more": true}})),
+        Fault::ListingExtra(serde_json::json!({"next_page_token": "abc"})),
+        Fault::ListingExtra(serde_json::json!({"total_count": "1"})),
+        Fault::ListingExtra(serde_json::json!({"has_more": false})),
+        Fault::ListingExtra(serde_json::json!({"next": null})),
+        Fault::ListingExtra(serde_json::json!({"object": "list"})),
+    ];
+    let keys: Vec<String> = (200..200 + faults.len() as u32).map(key).collect();
+    for (i, (k, fault)) in keys.iter().zip(faults).enumerate() {
+        // Each key alone in its account, with the documented bare prefix: on page 1 it is the
+        // only match, which proves nothing when there may be a page 2.
+        api.add_with_prefix(&format!("acct{i}"), &format!("key_{i}"), k, "sk_live_");
+        api.fault(k, fault);
+    }
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let dir = tree(&refs);
+    let (code, findings, stderr) = scan_api(dir.path(), &api, &["--revoke"]);
+    assert_eq!(code, 1, "{stderr}");
+    for i in 0..keys.len() {
+        let path = format!("k{i}.env");
+        assert_eq!(
+            status_of(&findings, &path),
+            ("active".into(), Some("ambiguous".into())),
+            "fault {i}"
+        );
+        let f = findings
+            .iter()
+            .find(|f| f["path"] == path.as_str())
+            .unwrap();
+        assert_eq!(
+            f["revocation"]["candidates"],
+            serde_json::json!([format!("key_{i}")]),
+            "fault {i}: the candidate is reported"
+        );
+        let detail = f["revocation"]["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("may not show the whole account"),
+            "{detail}"
+        );
+    }
+    assert!(
+        findings[0]["revocation"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Link header"),
+        "{}",
+        findings[0]["revocation"]
+    );
+    assert!(api.deletes().is_empty(), "never guess: {:?}", api.log());
+}
+
+#[test]
+fn api_a_listing_that_omits_the_leaked_key_says_which_key_was_revoked_and_what_to_check() {
+    let api = FakeApi::start();
+    let (prod, leaked) = (key(210), key(211));
+    // The account has two keys; the listing leaves out the leaked one, so key_prod looks like
+    // the only match. The DELETE cannot be avoided (the SPEC's rule), but it must be said.
+    api.add_with_prefix("acct", "key_prod", &prod, "sk_live_");
+    api.add_with_prefix("acct", "key_leaked", &leaked, "sk_live_");
+    api.set_name(&prod, "Production Key");
+    api.fault(&leaked, Fault::OmitSelf);
+    let dir = tree(&[&leaked]);
+    let (code, findings, [human, github, sarif, audit]) = revoke_every_format(dir.path(), &api);
+    assert_eq!(code, 2, "a live key still works: the answer is incomplete");
+    let said = "key id key_prod was revoked while the leaked key still authenticates, so key_prod \
+                may not have been the leaked key";
+    let r = &findings[0]["revocation"];
+    assert_eq!(r["status"], "failed");
+    assert_eq!(r["key_id"], "key_prod");
+    let detail = r["detail"].as_str().unwrap();
+    assert!(detail.starts_with(said), "{detail}");
+    assert!(
+        detail.contains("Settings > API Keys")
+            && detail.contains("Production Key")
+            && detail.contains("sk_live_Api…Rf5"),
+        "what to check in the dashboard: {detail}"
+    );
+    for (name, text) in [("human", &human), ("github", &github), ("sarif", &sarif)] {
+        assert!(text.contains(said), "{name}: {text}");
+        assert!(!text.contains(&leaked) && !text.contains(&prod), "{name}");
+    }
+    let lines: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let revoke = lines.iter().find(|l| l["action"] == "revoke").unwrap();
+    assert_eq!(revoke["status"], "failed");
+    assert!(
+        revoke["detail"].as_str().unwrap().starts_with(said),
+        "{revoke}"
+    );
+    // The rule itself is unchanged: the one match was revoked, then the key was checked three times.
+    assert!(api.is_revoked(&prod) && !api.is_revoked(&leaked));
+    let mut expected = vec!["GET /v1/api-keys", "DELETE /v1/api-keys/key_prod"];
+    expected.extend(["GET /v1/api-keys"; 3]);
+    assert_eq!(api.log(), expected);
+}
+
+#[test]
+fn api_key_ids_that_are_not_plain_tokens_are_never_put_in_a_url() {
+    let api = FakeApi::start();
+    let long = "k".repeat(129);
+    let ids = [
+        "",
+        ".",
+        "..",
+        "a/b",
+        "%2e%2e",
+        "key%2F1",
+        "key 1",
+        "key\n1",
+        long.as_str(),
+    ];
+    let keys: Vec<String> = (220..220 + ids.len() as u32).map(key).collect();
+    for (i, (k, id)) in keys.iter().zip(ids).enumerate() {
+        api.add_with_prefix(&format!("acct{i}"), id, k, "sk_live_");
+    }
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let dir = tree(&refs);
+    for dry_run in [true, false] {
+        let mut args = vec!["--revoke"];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        let (code, findings, stderr) = scan_api(dir.path(), &api, &args);
+        assert_eq!(code, 2, "a live key left working: {stderr}");
+        for (i, id) in ids.iter().enumerate() {
+            let path = format!("k{i}.env");
+            assert_eq!(
+                status_of(&findings, &path),
+                ("active".into(), Some("failed".into())),
+                "id {id:?}"
+            );
+            let f = findings
+                .iter()
+                .find(|f| f["path"] == path.as_str())
+                .unwrap();
+            let detail = f["revocation"]["detail"].as_str().unwrap();
+            assert!(
+                detail.contains("not a plain token") && detail.contains("Settings > API Keys"),
+                "{detail}"
+            );
+            assert!(!detail.contains('\n'), "{detail:?}");
+        }
+    }
+    assert!(api.deletes().is_empty(), "no DELETE: {:?}", api.log());
+
+    // `skguard revoke --key-id` refuses the same ids before any request, exit 2.
+    let admin = key(230);
+    api.add("admin", "key_admin", &admin, 12);
+    let before = api.seen().len();
+    for id in ["", ".", "..", "a/b", "%2e%2e", "key 1", long.as_str()] {
+        let out = skguard()
+            .args(["revoke", "--key-id", id, "--api-base", &api.base])
+            .env("SKGUARD_API_KEY", &admin)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{id:?}: {}", text(&out));
+        assert!(text(&out).contains("plain token"), "{}", text(&out));
+        assert!(out.stdout.is_empty(), "no success line: {}", text(&out));
+    }
+    assert_eq!(api.seen().len(), before, "no request: {:?}", api.log());
+}
+
+#[test]
+fn api_strings_from_the_api_are_printable_in_every_format_and_the_audit_log() {
+    let api = FakeApi::start();
+    // API text holding a key-shaped string, terminal escapes and a workflow command.
+    let secret = live("Hostile7Qz9Xc2Vb5Nm8Lk");
+    let inject = "\n::error::pwned";
+    let esc = "\x1b[31m\x1b]8;;http://evil.test\x07";
+    let (a, a2, b, prod, c, d, e) = (
+        key(240),
+        key(241),
+        key(242),
+        key(243),
+        key(244),
+        key(245),
+        key(246),
+    );
+    // Ambiguous: two candidates whose ids and names are hostile.
+    api.add_with_prefix("a", &format!("key{esc}{inject}"), &a, "sk_live_");
+    api.add_with_prefix("a", &format!("key {secret}{inject}"), &a2, "sk_live_");
+    api.set_name(&a, &format!("Name {secret}{esc}{inject}"));
+    // A listing that omits the leaked key: the revoked key's name is quoted.
+    api.add_with_prefix("b", "key_prod", &prod, "sk_live_");
+    api.add_with_prefix("b", "key_b", &b, "sk_live_");
+    api.set_name(&prod, &format!("Prod {secret}{esc}{inject}"));
+    api.fault(&b, Fault::OmitSelf);
+    // The API's own message on a failed DELETE.
+    api.add("c", "key_c", &c, 12);
+    api.fault(
+        &c,
+        Fault::DeleteError(500, format!("boom {secret}{esc}{inject}")),
+    );
+    // A hostile top-level field name.
+    api.add("d", "key_d", &d, 12);
+    api.fault(
+        &d,
+        Fault::ListingExtra(serde_json::json!({format!("x{esc}{inject} {secret}"): 1})),
+    );
+    // An id that is a plain token holding a key: used in the URL (to the API base only), printed
+    // redacted.
+    let plain_id = format!("key_{secret}");
+    api.add("e", &plain_id, &e, 12);
+    let dir = tree(&[&a, &b, &c, &d, &e]);
+    let (code, findings, [human, github, sarif, audit]) = revoke_every_format(dir.path(), &api);
+    assert_eq!(code, 2);
+    let shown = skguard::printable::printable(&secret).into_owned();
+    assert_ne!(shown, secret);
+    for (name, text) in [
+        ("human", &human),
+        ("github", &github),
+        ("sarif", &sarif),
+        ("audit", &audit),
+    ] {
+        assert!(!text.contains(&secret), "{name} shows a key: {text}");
+        assert!(
+            !text.contains('\x1b') && !text.contains('\x07'),
+            "{name}: {text:?}"
+        );
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.trim_start().starts_with("::error::")),
+            "{name} starts a workflow command: {text}"
+        );
+        assert!(!text.contains("::error::pwned\n"), "{name}");
+    }
+    // The strings are printed, made safe, not dropped.
+    assert!(
+        human.contains(&shown) && human.contains("\\x1b[31m"),
+        "{human}"
+    );
+    assert!(human.contains("boom") && human.contains("Prod "), "{human}");
+    assert!(github.contains(&shown), "{github}");
+    assert_eq!(api.deletes().len(), 3, "{:?}", api.log());
+    assert!(api.is_revoked(&e));
+    // JSON: every string from the API is printable (no control character, no key).
+    let json = serde_json::to_string(&findings).unwrap();
+    assert!(!json.contains(&secret), "{json}");
+    let mut strings = Vec::new();
+    for f in &findings {
+        let r = &f["revocation"];
+        strings.push(r["detail"].as_str().unwrap().to_string());
+        if let Some(id) = r["key_id"].as_str() {
+            strings.push(id.to_string());
+        }
+        for c in r["candidates"].as_array().into_iter().flatten() {
+            strings.push(c.as_str().unwrap().to_string());
+        }
+    }
+    for s in &strings {
+        assert!(!s.chars().any(char::is_control), "{s:?}");
+    }
+    let e_finding = findings.iter().find(|f| f["path"] == "k4.env").unwrap();
+    assert_eq!(e_finding["revocation"]["status"], "revoked");
+    assert_eq!(
+        e_finding["revocation"]["key_id"].as_str().unwrap(),
+        format!("key_{shown}")
+    );
+
+    // `skguard revoke --key-id`: the API's message, printable too.
+    let admin = key(247);
+    api.add("admin", "key_admin", &admin, 12);
+    api.fault(
+        &admin,
+        Fault::DeleteError(403, format!("no {secret}{esc}{inject}")),
+    );
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let out = skguard()
+        .args(["revoke", "--key-id", "key_x", "--api-base", &api.base])
+        .args(["--audit-log", log.path().to_str().unwrap()])
+        .env("SKGUARD_API_KEY", &admin)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let said = format!("{}{}", text(&out), fs::read_to_string(log.path()).unwrap());
+    assert!(said.contains("403") && said.contains(&shown), "{said}");
+    assert!(
+        !said.contains(&secret) && !said.contains('\x1b'),
+        "{said:?}"
+    );
+    assert!(!said.lines().any(|l| l.starts_with("::error::")), "{said}");
+}
+
+#[test]
+fn api_an_existing_audit_log_is_made_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let api = FakeApi::start();
+    let k = key(250);
+    api.add("acct", "key_1", &k, 12);
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    fs::write(&audit, "{\"earlier\": true}\n").unwrap();
+    fs::set_permissions(&audit, fs::Permissions::from_mode(0o644)).unwrap();
+    let out = skguard()
+        .args(["verify", "--api-base", &api.base])
+        .args(["--audit-log", audit.to_str().unwrap()])
+        .write_stdin(format!("{k}\n"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        fs::metadata(&audit).unwrap().permissions().mode() & 0o7777,
+        0o600
+    );
+    let text_now = fs::read_to_string(&audit).unwrap();
+    assert!(text_now.starts_with("{\"earlier\": true}\n") && text_now.lines().count() == 2);
+    // Something that cannot be a private file is refused before any request.
+    let before = api.seen().len();
+    let out = skguard()
+        .args([
+            "verify",
+            "--api-base",
+            &api.base,
+            "--audit-log",
+            "/dev/null",
+        ])
+        .write_stdin(format!("{k}\n"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("not a regular file"), "{}", text(&out));
+    assert_eq!(api.seen().len(), before);
 }

@@ -319,6 +319,130 @@ fn git_hook_honours_core_hooks_path_force_and_worktrees() {
     );
 }
 
+fn hook_cmd(repo: &Repo, args: &[&str]) -> std::process::Output {
+    skguard()
+        .current_dir(repo.path())
+        .arg("hook")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn git_hook_never_writes_through_a_symlinked_hook_and_uninstall_restores_the_link() {
+    use std::os::unix::fs::symlink;
+    let repo = Repo::new();
+    let tracked = "#!/bin/sh\necho tracked-hook\n";
+    repo.write("scripts/pre-commit", tracked);
+    repo.commit_all("first");
+    let hooks = repo.path().join(".git/hooks");
+    fs::create_dir_all(&hooks).unwrap();
+    let hook = hooks.join("pre-commit");
+    for force in [true, false] {
+        let _ = fs::remove_file(&hook);
+        symlink("../../scripts/pre-commit", &hook).unwrap();
+        let mut args = vec!["install"];
+        if force {
+            args.push("--force");
+        }
+        let out = hook_cmd(&repo, &args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert_eq!(
+            fs::read_to_string(repo.path().join("scripts/pre-commit")).unwrap(),
+            tracked,
+            "the tracked file the link pointed at is untouched (force: {force})"
+        );
+        let meta = fs::symlink_metadata(&hook).unwrap();
+        assert!(meta.file_type().is_file(), "the link itself was replaced");
+        assert!(fs::read_to_string(&hook).unwrap().contains("scan --staged"));
+        let out = hook_cmd(&repo, &["uninstall"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert_eq!(
+            fs::read_link(&hook).unwrap(),
+            std::path::Path::new("../../scripts/pre-commit"),
+            "uninstall puts back the link itself (force: {force})"
+        );
+        assert_eq!(
+            fs::read_to_string(repo.path().join("scripts/pre-commit")).unwrap(),
+            tracked
+        );
+        assert_eq!(repo.git(&["status", "--porcelain"]), "");
+    }
+}
+
+#[test]
+fn git_hook_a_dangling_symlink_never_creates_a_file_outside_git() {
+    use std::os::unix::fs::symlink;
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("created-by-install");
+    for force in [false, true] {
+        let repo = Repo::new();
+        repo.commit_all("first");
+        let hooks = repo.path().join(".git/hooks");
+        fs::create_dir_all(&hooks).unwrap();
+        let hook = hooks.join("pre-commit");
+        symlink(&target, &hook).unwrap();
+        let mut args = vec!["install"];
+        if force {
+            args.push("--force");
+        }
+        let out = hook_cmd(&repo, &args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert!(
+            fs::symlink_metadata(&target).is_err(),
+            "nothing was created outside .git (force: {force})"
+        );
+        assert!(fs::symlink_metadata(&hook).unwrap().file_type().is_file());
+        let out = hook_cmd(&repo, &["uninstall"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert_eq!(fs::read_link(&hook).unwrap(), target);
+        assert!(fs::symlink_metadata(&target).is_err());
+    }
+}
+
+#[test]
+fn git_hook_uninstall_restores_exactly_what_the_last_install_replaced() {
+    let repo = Repo::new();
+    repo.commit_all("first");
+    let hooks = repo.path().join(".git/hooks");
+    fs::create_dir_all(&hooks).unwrap();
+    let hook = hooks.join("pre-commit");
+    let (old, newer) = ("#!/bin/sh\necho old\n", "#!/bin/sh\necho newer\n");
+    fs::write(&hook, old).unwrap();
+    let out = hook_cmd(&repo, &["install"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // Something else writes its own hook over skguard's; then skguard is installed with --force.
+    fs::write(&hook, newer).unwrap();
+    let out = hook_cmd(&repo, &["install", "--force"]);
+    // The first install's copy is stale: refused, the newer hook untouched, rather than losing it
+    // and later restoring the stale one.
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("pre-commit.before-skguard"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(fs::read_to_string(&hook).unwrap(), newer);
+    fs::remove_file(hooks.join("pre-commit.before-skguard")).unwrap();
+    let out = hook_cmd(&repo, &["install", "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let installed = fs::read_to_string(&hook).unwrap();
+    assert!(installed.contains("scan --staged"), "{installed}");
+    // Replaced, so not run: the script chains only the .before-skguard copy, which is not there.
+    assert!(!hooks.join("pre-commit.before-skguard").exists());
+    // Installing again over skguard's own hook replaces nothing, and keeps the saved copy.
+    let out = hook_cmd(&repo, &["install", "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = hook_cmd(&repo, &["uninstall"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(fs::read_to_string(&hook).unwrap(), newer);
+    assert!(fs::read_dir(&hooks).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .contains("skguard")));
+}
+
 // ---------- --git ----------
 
 #[test]

@@ -1,10 +1,11 @@
 //! `--audit-log FILE`: one JSON line per verification and per revocation attempt, appended and
-//! flushed to disk before the next action, in a file created readable by its owner only. It holds
-//! fingerprints and redacted keys, never a key.
+//! flushed to disk before the next action, in a file readable by its owner only (a new one is
+//! created 0600, an existing one is made 0600, or refused). It holds fingerprints and redacted
+//! keys, never a key; key ids and details from the API arrive printable (see `api::revoke`).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -58,15 +59,34 @@ pub struct AuditError {
 
 impl AuditLog {
     pub fn open(path: &Path) -> Result<AuditLog, AuditError> {
+        let error = |source: io::Error| AuditError {
+            path: path.display().to_string(),
+            source,
+        };
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .mode(0o600)
             .open(path)
-            .map_err(|source| AuditError {
-                path: path.display().to_string(),
-                source,
-            })?;
+            .map_err(error)?;
+        // `mode` applies to a new file only: an existing log keeps whatever mode it had, so it is
+        // made 0600 here (on the file opened, not on whatever the path names by now). A log that
+        // is not a regular file (a device, a pipe) is not chmod-ed and is refused.
+        let meta = file.metadata().map_err(error)?;
+        if !meta.is_file() {
+            return Err(error(io::Error::other(
+                "not a regular file: the audit log must be a file readable by its owner only",
+            )));
+        }
+        if meta.permissions().mode() & 0o7777 != 0o600 {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| {
+                    error(io::Error::new(
+                        e.kind(),
+                        format!("cannot make it readable by its owner only (mode 0600): {e}"),
+                    ))
+                })?;
+        }
         Ok(AuditLog {
             path: path.to_path_buf(),
             file: Mutex::new(file),

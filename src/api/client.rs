@@ -121,6 +121,8 @@ pub enum Answer {
         json: bool,
         body: Vec<u8>,
         retry_after: Option<Duration>,
+        /// The answer has a `Link` header (pagination, by RFC 8288).
+        link: bool,
     },
     /// No answer to judge: timeout, connection error, an answer too large, the deadline.
     Failed(String),
@@ -152,7 +154,14 @@ impl ApiClient {
     pub fn new(options: ApiOptions) -> Result<ApiClient, ClientError> {
         // rustls with ring; installing the process's provider twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = Client::builder()
+        let mut builder = Client::builder();
+        if options.base.0.scheme() == "http" {
+            // Plain http is accepted for loopback bases only; a proxy (HTTP_PROXY, ALL_PROXY and
+            // their lower-case forms) would see the key in clear text, so such a base is never
+            // proxied. An https base honours HTTPS_PROXY and NO_PROXY: the proxy sees a tunnel.
+            builder = builder.no_proxy();
+        }
+        let http = builder
             .timeout(options.timeout)
             .connect_timeout(options.timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -214,6 +223,7 @@ impl ApiClient {
         let status = response.status().as_u16();
         let json = is_json(response.headers());
         let retry_after = retry_after(response.headers());
+        let link = response.headers().contains_key(reqwest::header::LINK);
         let mut body = Vec::new();
         let cap = self.options.body_cap;
         match response.take(cap as u64 + 1).read_to_end(&mut body) {
@@ -225,6 +235,7 @@ impl ApiClient {
                 json,
                 body,
                 retry_after,
+                link,
             },
             Err(e) => Answer::Failed(format!(
                 "HTTP {status}, then reading the answer failed: {}",
@@ -238,10 +249,32 @@ impl ApiClient {
         self.send(Method::GET, self.base().keys_url(None), key)
     }
 
-    /// `DELETE {base}/v1/api-keys/{id}` with `key`.
+    /// `DELETE {base}/v1/api-keys/{id}` with `key`; an id that is not a plain token (see
+    /// [`is_plain_id`]) is refused here too, without a request.
     pub fn delete_key(&self, key: &Secret, id: &str) -> Answer {
+        if !is_plain_id(id) {
+            return Answer::Failed(format!("refused: {}", not_plain(id)));
+        }
         self.send(Method::DELETE, self.base().keys_url(Some(id)), key)
     }
+}
+
+/// Whether `id` may stand in a URL path: a plain token, `[A-Za-z0-9_-]{1,128}`. Anything else
+/// (empty, `.`, `..`, slashes, percent signs, spaces, controls) could point a DELETE at another
+/// resource (`DELETE /v1/api-keys/..` is the whole collection) and is never sent.
+pub fn is_plain_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Why `id` is not used in a URL, printable.
+pub fn not_plain(id: &str) -> String {
+    format!(
+        "the key id \"{}\" is not a plain token ([A-Za-z0-9_-], 1 to 128 characters), so it is never used in a URL",
+        super::revoke::clip(id, 200)
+    )
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -333,6 +366,23 @@ mod tests {
             base.keys_url(Some("../../users")).as_str(),
             "https://api.example.com/v1/api-keys/..%2F..%2Fusers"
         );
+        for id in ["key_123", "K-9", &"a".repeat(128)] {
+            assert!(is_plain_id(id), "{id}");
+        }
+        for id in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "%2e%2e",
+            "a%2Fb",
+            "a b",
+            "a\n",
+            "ключ",
+            &"a".repeat(129),
+        ] {
+            assert!(!is_plain_id(id), "{id:?}");
+        }
         let prefixed = ApiBase::parse("http://127.0.0.1:9/proxy").unwrap();
         assert_eq!(
             prefixed.keys_url(None).as_str(),

@@ -31,8 +31,10 @@ pub struct ListedKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listing {
     pub keys: Vec<ListedKey>,
-    /// The body shows signs of pagination: the listing may not be the whole account.
-    pub paginated: bool,
+    /// Why the listing may not be the whole account, if it shows any sign of that: a top-level
+    /// field besides `success` and `data` (`has_more`, `next`, `meta`, `total_count` of any type,
+    /// anything unknown), or a `Link` header. Raw API text: print it through `printable`.
+    pub incomplete: Option<String>,
 }
 
 /// What verifying one key came to.
@@ -53,7 +55,9 @@ impl Verdict {
         Verdict {
             verification: Verification {
                 status,
-                detail: detail.into(),
+                // Details may quote what the server or the connection said: printable here, so
+                // every format and the audit log print the same clean text.
+                detail: crate::printable::printable(&detail.into()).into_owned(),
             },
             http_status,
             listing: None,
@@ -73,13 +77,14 @@ enum Judged {
 }
 
 fn judge(answer: Answer) -> Judged {
-    let (status, json, body, retry_after) = match answer {
+    let (status, json, body, retry_after, link) = match answer {
         Answer::Http {
             status,
             json,
             body,
             retry_after,
-        } => (status, json, body, retry_after),
+            link,
+        } => (status, json, body, retry_after, link),
         Answer::Failed(detail) => {
             return Judged::Retry {
                 after: None,
@@ -96,7 +101,10 @@ fn judge(answer: Answer) -> Judged {
             http_status: http,
         },
         200 => match parse_listing(&body) {
-            Some(listing) => {
+            Some(mut listing) => {
+                if link && listing.incomplete.is_none() {
+                    listing.incomplete = Some("the answer has a Link header (pagination)".into());
+                }
                 let n = listing.keys.len();
                 let mut verdict = Verdict::new(
                     VerificationStatus::Active,
@@ -181,32 +189,40 @@ pub fn parse_listing(body: &[u8]) -> Option<Listing> {
         })
         .collect::<Option<Vec<_>>>()?;
     Some(Listing {
-        paginated: paginated(obj, data.len()),
+        incomplete: incomplete(obj),
         keys,
     })
 }
 
-/// Whether a listing says, or hints, that there is more of it than this page.
-fn paginated(obj: &serde_json::Map<String, Value>, len: usize) -> bool {
-    let present = |v: &Value| !matches!(v, Value::Null | Value::Bool(false));
-    const MARKERS: [&str; 10] = [
-        "has_more",
-        "next",
-        "next_page",
-        "next_cursor",
-        "next_url",
-        "cursor",
-        "pagination",
-        "links",
-        "page",
-        "total_pages",
-    ];
-    let marked = MARKERS.iter().any(|m| obj.get(*m).is_some_and(present));
-    let total = ["total", "total_count", "count"]
+/// Whether the listing's body shows any sign of not being the whole account: the documented body
+/// has `success` and `data` and nothing else, so any other top-level field (`has_more`, `next`,
+/// `next_page_token`, `meta`, `total_count` of any type, a field nobody documented) may mean more
+/// pages, and a listing that may be partial never identifies a key.
+fn incomplete(obj: &serde_json::Map<String, Value>) -> Option<String> {
+    let mut extra: Vec<&str> = obj
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !matches!(*k, "success" | "data"))
+        .collect();
+    if extra.is_empty() {
+        return None;
+    }
+    let n = extra.len();
+    extra.truncate(5);
+    let names: Vec<String> = extra
         .iter()
-        .filter_map(|f| obj.get(*f).and_then(Value::as_u64))
-        .any(|t| t as usize > len);
-    marked || total
+        .map(|k| format!("\"{}\"", super::revoke::clip(k, 64)))
+        .collect();
+    Some(format!(
+        "the answer has {} besides \"success\" and \"data\" ({}{})",
+        if n == 1 {
+            "a top-level field".to_string()
+        } else {
+            format!("{n} top-level fields")
+        },
+        names.join(", "),
+        if n > extra.len() { ", …" } else { "" }
+    ))
 }
 
 /// Verifies `key`, retrying what the table above says to retry.
@@ -267,7 +283,7 @@ mod tests {
                 prefix: "sk_live_".into()
             }]
         );
-        assert!(!listing.paginated);
+        assert!(listing.incomplete.is_none());
     }
 
     #[test]
@@ -288,21 +304,51 @@ mod tests {
     }
 
     #[test]
-    fn signs_of_pagination() {
+    fn any_top_level_field_besides_success_and_data_is_a_sign_of_pagination() {
         for body in [
             &br#"{"success": true, "data": [], "has_more": true}"#[..],
+            br#"{"success": true, "data": [], "has_more": false}"#,
             br#"{"success": true, "data": [], "next_cursor": "abc"}"#,
+            br#"{"success": true, "data": [], "next_page_token": "abc"}"#,
             br#"{"success": true, "data": [{"id": "a"}], "total": 5}"#,
+            br#"{"success": true, "data": [{"id": "a"}], "total_count": "1"}"#,
+            br#"{"success": true, "data": [], "meta": {"has_more": true}}"#,
             br#"{"success": true, "data": [], "links": {"next": "/v1/api-keys?page=2"}}"#,
+            br#"{"success": true, "data": [], "next": null}"#,
+            br#"{"success": true, "data": [], "whatever": 0}"#,
         ] {
-            assert!(
-                parse_listing(body).unwrap().paginated,
-                "{}",
-                String::from_utf8_lossy(body)
-            );
+            let why = parse_listing(body).unwrap().incomplete;
+            assert!(why.is_some(), "{}", String::from_utf8_lossy(body));
         }
-        let body = br#"{"success": true, "data": [{"id": "a"}], "has_more": false, "total": 1}"#;
-        assert!(!parse_listing(body).unwrap().paginated);
+        let why = parse_listing(br#"{"success": true, "data": [], "meta": {}, "a\u001b[31m": 1}"#)
+            .unwrap()
+            .incomplete
+            .unwrap();
+        assert!(
+            why.contains("2 top-level fields") && why.contains("\"meta\""),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_link_header_is_a_sign_of_pagination() {
+        let answer = Answer::Http {
+            status: 200,
+            json: true,
+            body: br#"{"success": true, "data": [{"id": "a", "prefix": "sk_live_"}]}"#.to_vec(),
+            retry_after: None,
+            link: true,
+        };
+        let Judged::Final(verdict) = judge(answer) else {
+            panic!("a listing is final");
+        };
+        assert_eq!(verdict.verification.status, VerificationStatus::Active);
+        assert!(verdict
+            .listing
+            .unwrap()
+            .incomplete
+            .unwrap()
+            .contains("Link"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use skguard::api::verify::verify;
 use skguard::api::{ApiBase, ApiClient, ApiOptions, DEFAULT_BASE};
 use skguard::findings::{Secret, VerificationStatus};
 use skguard::matching::Matcher;
+use skguard::printable::printable;
 use skguard::rules::RuleSet;
 
 #[derive(Debug, Args)]
@@ -156,6 +157,14 @@ pub struct RevokeArgs {
 /// `skguard revoke --key-id ID`: the authorising key comes from SKGUARD_API_KEY or standard input,
 /// never from the command line (where other users and shell histories would see it).
 pub fn run_revoke(args: RevokeArgs) -> Result<Status> {
+    // Only a plain token goes into the URL (`..` would be the whole collection): refused before
+    // anything else, so no request is sent.
+    if !skguard::api::client::is_plain_id(&args.key_id) {
+        bail!(
+            "--key-id: {}; nothing was sent",
+            skguard::api::client::not_plain(&args.key_id)
+        );
+    }
     let client = args.api.client()?;
     let audit = args.api.audit()?;
     let text = match std::env::var("SKGUARD_API_KEY")
@@ -181,6 +190,7 @@ pub fn run_revoke(args: RevokeArgs) -> Result<Status> {
     };
     let answer = client.delete_key(&key, &args.key_id);
     let http_status = answer.status();
+    let says = skguard::api::revoke::api_says(&answer);
     let (status, detail, exit) = match http_status {
         Some(200 | 204) => (
             "revoked",
@@ -189,22 +199,22 @@ pub fn run_revoke(args: RevokeArgs) -> Result<Status> {
         ),
         Some(404) => (
             "failed",
-            format!("no key {} in this account (HTTP 404)", args.key_id),
+            format!("no key {} in this account (HTTP 404){says}", args.key_id),
             Status::Incomplete,
         ),
         Some(401) => (
             "failed",
-            "the authorising key is not valid (HTTP 401)".to_string(),
+            format!("the authorising key is not valid (HTTP 401){says}"),
             Status::Incomplete,
         ),
         Some(403) => (
             "failed",
-            "the authorising key may not revoke keys (HTTP 403)".to_string(),
+            format!("the authorising key may not revoke keys (HTTP 403){says}"),
             Status::Incomplete,
         ),
         Some(code) => (
             "failed",
-            format!("DELETE answered HTTP {code}"),
+            format!("DELETE answered HTTP {code}{says}"),
             Status::Incomplete,
         ),
         None => match &answer {
@@ -216,6 +226,8 @@ pub fn run_revoke(args: RevokeArgs) -> Result<Status> {
             _ => ("failed", "no answer".to_string(), Status::Incomplete),
         },
     };
+    // The detail may quote the API: printable, in the audit log and on stdout alike.
+    let detail = printable(&detail).into_owned();
     if let Some(audit) = &audit {
         let (fingerprint, redacted) = (key.fingerprint(), key.redacted());
         let subject = Subject {

@@ -2,7 +2,8 @@
 //!
 //! The hook calls this binary by absolute path with `scan --staged`. A hook that was already there
 //! is kept: it is moved aside and chained after skguard's check, and `uninstall` puts it back.
-//! `--force` replaces it instead. Hooks live where git looks for them: `core.hooksPath` when set,
+//! `--force` replaces it instead (kept aside, not run, and restored by `uninstall` too). Nothing is
+//! ever written through a symbolic link: a linked hook is moved aside as a link. Hooks live where git looks for them: `core.hooksPath` when set,
 //! else the common git folder's `hooks/` (shared by every worktree).
 
 use std::fs;
@@ -17,8 +18,10 @@ use skguard::sources::git;
 
 /// The line that marks a hook as skguard's.
 const MARKER: &str = "# installed by skguard hook install";
-/// Where a hook that was already there is kept.
+/// Where a hook that was already there is kept, and run after skguard's check.
 const CHAINED_SUFFIX: &str = ".before-skguard";
+/// Where a hook that `--force` replaced is kept (not run), for `uninstall` to restore.
+const REPLACED_SUFFIX: &str = ".replaced-by-skguard";
 
 #[derive(Debug, Subcommand)]
 pub enum HookCommand {
@@ -66,8 +69,16 @@ fi
     )
 }
 
+/// Whether `hook` is a hook skguard wrote: a regular file (never a symbolic link, whatever it
+/// points at) with skguard's marker.
 fn is_ours(hook: &Path) -> bool {
-    fs::read_to_string(hook).is_ok_and(|text| text.contains(MARKER))
+    fs::symlink_metadata(hook).is_ok_and(|m| m.file_type().is_file())
+        && fs::read_to_string(hook).is_ok_and(|text| text.contains(MARKER))
+}
+
+/// Whether anything is at `path`, a dangling symbolic link included (`Path::exists` follows links).
+fn present(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok()
 }
 
 pub fn run(command: HookCommand) -> Result<Status> {
@@ -77,37 +88,69 @@ pub fn run(command: HookCommand) -> Result<Status> {
     }
 }
 
+/// Writes skguard's hook at `hook` without ever writing through what is there: the script goes to
+/// a new file beside it, which is then renamed over `hook` (a rename replaces a symbolic link
+/// itself, never the file it points at).
+fn write_hook(dir: &Path, hook: &Path, binary: &Path) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let temp = dir.join(format!("pre-commit.skguard-{}.tmp", std::process::id()));
+    let _ = fs::remove_file(&temp);
+    let written = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o755)
+        .open(&temp)
+        .and_then(|mut file| {
+            file.write_all(script(binary).as_bytes())?;
+            file.set_permissions(fs::Permissions::from_mode(0o755))?;
+            file.sync_all()
+        })
+        .and_then(|()| fs::rename(&temp, hook));
+    if let Err(e) = written {
+        let _ = fs::remove_file(&temp);
+        return Err(e).with_context(|| format!("cannot write {}", hook.display()));
+    }
+    Ok(())
+}
+
 fn install(path: &Path, force: bool) -> Result<Status> {
     let dir = hooks_dir(path)?;
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let hook = dir.join("pre-commit");
     let chained = dir.join(format!("pre-commit{CHAINED_SUFFIX}"));
+    let replaced = dir.join(format!("pre-commit{REPLACED_SUFFIX}"));
     let binary = std::env::current_exe().context("cannot tell where the skguard binary is")?;
     let binary = binary.canonicalize().unwrap_or(binary);
-    if hook.exists() && !is_ours(&hook) {
-        if force {
-            eprintln!(
-                "skguard: replacing the existing hook {} (--force)",
-                hook.display()
-            );
-        } else if chained.exists() {
+    // A hook that is not skguard's (a symbolic link, even a dangling one, is never skguard's) is
+    // moved aside as it is, the link itself and not what it points at, so that `uninstall` puts
+    // back exactly what this install replaced. One place for it: if an earlier install's copy is
+    // still there, uninstall could not tell which to restore, so nothing is changed.
+    if present(&hook) && !is_ours(&hook) {
+        if let Some(stale) = [&chained, &replaced].into_iter().find(|p| present(p)) {
             bail!(
-                "{} exists and so does {}: move one of them away, or use --force to replace the hook",
+                "{} exists and so does {} from an earlier install: move one of them away (uninstall \
+                 restores only what the last install replaced)",
                 hook.display(),
-                chained.display()
-            );
-        } else {
-            fs::rename(&hook, &chained)
-                .with_context(|| format!("cannot move {} aside", hook.display()))?;
-            eprintln!(
-                "skguard: kept the existing hook as {}; it runs after skguard's check",
-                chained.display()
+                stale.display()
             );
         }
+        let (aside, said) = if force {
+            (
+                &replaced,
+                "it no longer runs; uninstall restores it (--force)",
+            )
+        } else {
+            (&chained, "it runs after skguard's check")
+        };
+        fs::rename(&hook, aside)
+            .with_context(|| format!("cannot move {} aside", hook.display()))?;
+        eprintln!(
+            "skguard: kept the existing hook as {}; {said}",
+            aside.display()
+        );
     }
-    fs::write(&hook, script(&binary))
-        .with_context(|| format!("cannot write {}", hook.display()))?;
-    fs::set_permissions(&hook, fs::Permissions::from_mode(0o755))?;
+    write_hook(&dir, &hook, &binary)?;
     eprintln!("skguard: installed {}", hook.display());
     Ok(Status::Clean)
 }
@@ -116,7 +159,8 @@ fn uninstall(path: &Path) -> Result<Status> {
     let dir = hooks_dir(path)?;
     let hook = dir.join("pre-commit");
     let chained = dir.join(format!("pre-commit{CHAINED_SUFFIX}"));
-    if !hook.exists() {
+    let replaced = dir.join(format!("pre-commit{REPLACED_SUFFIX}"));
+    if !present(&hook) {
         bail!("no pre-commit hook in {}", dir.display());
     }
     if !is_ours(&hook) {
@@ -125,13 +169,28 @@ fn uninstall(path: &Path) -> Result<Status> {
             hook.display()
         );
     }
-    fs::remove_file(&hook).with_context(|| format!("cannot remove {}", hook.display()))?;
-    if chained.exists() {
-        fs::rename(&chained, &hook)
-            .with_context(|| format!("cannot restore {}", chained.display()))?;
-        eprintln!("skguard: removed skguard's hook and restored the previous one");
-    } else {
-        eprintln!("skguard: removed {}", hook.display());
+    let saved: Vec<&PathBuf> = [&replaced, &chained]
+        .into_iter()
+        .filter(|p| present(p))
+        .collect();
+    if saved.len() > 1 {
+        bail!(
+            "both {} and {} exist: skguard keeps one, so it cannot tell which to restore; move one away",
+            replaced.display(),
+            chained.display()
+        );
+    }
+    match saved.first() {
+        // A rename moves a symbolic link itself: what comes back is exactly what was there.
+        Some(saved) => {
+            fs::rename(saved, &hook)
+                .with_context(|| format!("cannot restore {}", saved.display()))?;
+            eprintln!("skguard: removed skguard's hook and restored the previous one");
+        }
+        None => {
+            fs::remove_file(&hook).with_context(|| format!("cannot remove {}", hook.display()))?;
+            eprintln!("skguard: removed {}", hook.display());
+        }
     }
     Ok(Status::Clean)
 }

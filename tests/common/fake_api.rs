@@ -28,6 +28,8 @@ pub struct Key {
     pub id: String,
     pub account: String,
     pub prefix: String,
+    /// The listed name (default `Key {id}`).
+    pub name: String,
     pub restricted: bool,
     pub revoked: bool,
 }
@@ -65,6 +67,14 @@ pub enum Fault {
     Huge,
     /// The documented listing, served as text/html.
     WrongContentType,
+    /// The listing leaves out the key that asks (the account's other keys are listed).
+    OmitSelf,
+    /// The listing has these top-level fields besides `success` and `data`.
+    ListingExtra(serde_json::Value),
+    /// The listing comes with this `Link` header.
+    LinkHeader(String),
+    /// DELETE answers this status with `{"success": false, "error": message}`.
+    DeleteError(u16, String),
 }
 
 /// Bytes, one at a time, slowly.
@@ -134,9 +144,15 @@ impl FakeApi {
             id: id.into(),
             account: account.into(),
             prefix: prefix.into(),
+            name: format!("Key {id}"),
             restricted: false,
             revoked: false,
         });
+    }
+
+    /// The name the listing shows for `key`.
+    pub fn set_name(&self, key: &str, name: &str) {
+        self.with_key(key, |k| k.name = name.into());
     }
 
     pub fn restrict(&self, key: &str) {
@@ -334,18 +350,30 @@ fn answer(
                 }
                 _ => {}
             }
+            let omit_self = matches!(fault, Some(Fault::OmitSelf));
             let data: Vec<_> = st
                 .keys
                 .iter()
                 .filter(|k| k.account == caller.account && !k.revoked)
+                .filter(|k| !(omit_self && k.key == caller.key))
                 .map(|k| {
-                    json!({"id": k.id, "name": format!("Key {}", k.id), "prefix": k.prefix,
+                    json!({"id": k.id, "name": k.name, "prefix": k.prefix,
                            "created_at": "2025-01-01T00:00:00Z", "last_used": "2025-01-15T10:30:00Z"})
                 })
                 .collect();
             let mut body = json!({"success": true, "data": data});
-            if matches!(fault, Some(Fault::Paginated)) {
-                body["has_more"] = json!(true);
+            match fault {
+                Some(Fault::Paginated) => body["has_more"] = json!(true),
+                Some(Fault::ListingExtra(extra)) => {
+                    for (field, value) in extra.as_object().unwrap() {
+                        body[field] = value.clone();
+                    }
+                }
+                Some(Fault::LinkHeader(link)) => {
+                    return json_response(200, body)
+                        .with_header(Header::from_bytes("Link", link).unwrap())
+                }
+                _ => {}
             }
             json_response(200, body)
         }
@@ -357,6 +385,9 @@ fn answer(
             match fault {
                 Some(Fault::Delete404StillWorks) => {
                     return json_response(404, json!({"success": false, "error": "Not Found"}))
+                }
+                Some(Fault::DeleteError(status, message)) => {
+                    return json_response(status, json!({"success": false, "error": message}))
                 }
                 Some(Fault::Delete404Revokes) => {
                     st.keys
