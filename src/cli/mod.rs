@@ -29,10 +29,11 @@ struct Cli {
 
 /// Options every command takes, before or after its name.
 #[derive(Debug, Clone, Copy, Default, Args)]
+#[command(next_help_heading = "Global options")]
 struct Global {
     /// When to colour the output: auto (on a terminal, unless NO_COLOR is set), always, never.
     #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto,
-          overrides_with = "no_color")]
+          hide_possible_values = true, overrides_with = "no_color")]
     color: ColorWhen,
     /// The same as --color never.
     #[arg(long, global = true, overrides_with = "color")]
@@ -45,7 +46,6 @@ struct Global {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 enum ColorWhen {
-    /// On a terminal, unless NO_COLOR is set (or TERM is dumb).
     #[default]
     Auto,
     Always,
@@ -204,8 +204,11 @@ fn error_text(err: &anyhow::Error) -> String {
 
 /// `skguard completions SHELL`.
 fn completions(shell: clap_complete::Shell) -> anyhow::Result<Status> {
+    // Into memory first: clap_complete panics on a failed write (`skguard completions bash | head`).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "skguard", &mut script);
     let mut out = std::io::stdout().lock();
-    clap_complete::generate(shell, &mut Cli::command(), "skguard", &mut out);
+    out.write_all(&script)?;
     out.flush()?;
     Ok(Status::Clean)
 }
