@@ -457,3 +457,51 @@ fn readme_versions_are_ones_that_exist_or_that_it_says_how_to_create() {
         );
     }
 }
+
+#[test]
+fn quiet_verify_prints_only_keys_that_need_something_done_and_revoke_nothing_on_success() {
+    let api = common::fake_api::FakeApi::start();
+    let active = live("Ux001Qz8Cv6Bn4Mq2Wd7Rf5");
+    let invalid = live("Ux002Qz8Cv6Bn4Mq2Wd7Rf5");
+    let victim = live("Ux003Qz8Cv6Bn4Mq2Wd7Rf5");
+    api.add("acct", "key_1", &active, 12);
+    api.add("acct", "key_3", &victim, 12);
+    let verify = |quiet: bool, input: String| {
+        let mut cmd = skguard();
+        cmd.args(["verify", "--api-base", &api.base]);
+        if quiet {
+            cmd.arg("-q");
+        }
+        cmd.write_stdin(input).output().unwrap()
+    };
+    let out = verify(true, format!("{active}\n{invalid}\n"));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let printed = stdout(&out);
+    assert_eq!(printed.lines().count(), 1, "{printed}");
+    assert!(printed.contains("  active  "), "{printed}");
+    // Without -q both are printed (the test can fail).
+    let out = verify(false, format!("{active}\n{invalid}\n"));
+    assert_eq!(stdout(&out).lines().count(), 2, "{}", stdout(&out));
+    // All well: nothing at all.
+    let out = verify(true, format!("{invalid}\n"));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out), "");
+
+    let revoke = |quiet: bool, id: &str| {
+        let mut cmd = skguard();
+        cmd.args(["revoke", "--key-id", id, "--api-base", &api.base])
+            .env("SKGUARD_API_KEY", &active);
+        if quiet {
+            cmd.arg("--quiet");
+        }
+        cmd.output().unwrap()
+    };
+    let out = revoke(true, "key_3");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(text(&out), "");
+    assert!(api.is_revoked(&victim));
+    // A failure is still said.
+    let out = revoke(true, "key_nope");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stdout(&out).contains("404"), "{}", text(&out));
+}
