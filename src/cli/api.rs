@@ -91,12 +91,26 @@ pub struct VerifyArgs {
     pub api: ApiArgs,
 }
 
+/// What `skguard verify` says when standard input is a terminal: it reads keys from a pipe or a
+/// file, never by waiting on a terminal for keys to be typed (and echoed).
+fn verify_input_usage(stdin_is_terminal: bool) -> Result<()> {
+    if stdin_is_terminal {
+        bail!(
+            "verify reads keys from standard input, one a line, and standard input is a terminal: give it \
+             a file or a pipe (`skguard verify < keys.txt`, `printenv API_KEY | skguard verify`)"
+        );
+    }
+    Ok(())
+}
+
 /// `skguard verify`: keys on standard input, one a line.
 pub fn run_verify(args: VerifyArgs) -> Result<Status> {
+    verify_input_usage(io::stdin().is_terminal())?;
     let client = args.api.client()?;
     let audit = args.api.audit()?;
     let matcher = Matcher::new(RuleSet::builtin());
     let mut status = Status::Clean;
+    let mut lines_read = 0u64;
     let mut seen = std::collections::HashSet::new();
     let stdout = io::stdout();
     let mut out = stdout.lock();
@@ -106,6 +120,7 @@ pub fn run_verify(args: VerifyArgs) -> Result<Status> {
         if line.is_empty() {
             continue;
         }
+        lines_read += 1;
         let Some((key, rule)) = key_of_line(&matcher, line) else {
             eprintln!("skguard: line {}: not a key skguard can verify (sk_live_… or sk_test_…, one a line)", n + 1);
             status = Status::Incomplete;
@@ -135,12 +150,18 @@ pub fn run_verify(args: VerifyArgs) -> Result<Status> {
             };
             audit.record(client.base().as_str(), subject, event)?;
         }
-        writeln!(out, "{}  {name}  {}", key.redacted(), v.detail)?;
+        // With -q only the keys that need something done are printed: an invalid key is all well.
+        if !(super::quiet() && v.status == VerificationStatus::Invalid) {
+            writeln!(out, "{}  {name}  {}", key.redacted(), v.detail)?;
+        }
         status = status.max(match v.status {
             VerificationStatus::Active | VerificationStatus::Restricted => Status::Findings,
             VerificationStatus::Invalid => Status::Clean,
             VerificationStatus::Unknown => Status::Incomplete,
         });
+    }
+    if lines_read == 0 && !super::quiet() {
+        eprintln!("skguard: no keys on standard input: nothing was verified");
     }
     Ok(status)
 }
@@ -245,6 +266,21 @@ pub fn run_revoke(args: RevokeArgs) -> Result<Status> {
         };
         audit.record(client.base().as_str(), subject, event)?;
     }
-    println!("{status}: {detail}");
+    if !(super::quiet() && exit == Status::Clean) {
+        println!("{status}: {detail}");
+    }
     Ok(exit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_refuses_a_terminal_for_standard_input() {
+        let err = verify_input_usage(true).unwrap_err().to_string();
+        assert!(err.contains("standard input is a terminal"), "{err}");
+        assert!(err.contains("skguard verify < keys.txt"), "{err}");
+        assert!(verify_input_usage(false).is_ok());
+    }
 }

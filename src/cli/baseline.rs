@@ -23,16 +23,18 @@ pub fn run(args: BaselineArgs) -> Result<Status> {
     let text = Baseline::render(&collected.findings);
     std::fs::write(&args.output, text)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
-    eprintln!(
-        "skguard: wrote {} {} to {}",
-        collected.summary.distinct_keys,
-        if collected.summary.distinct_keys == 1 {
-            "fingerprint"
-        } else {
-            "fingerprints"
-        },
-        args.output.display()
-    );
+    if !super::quiet() {
+        eprintln!(
+            "skguard: wrote {} {} to {}",
+            collected.summary.distinct_keys,
+            if collected.summary.distinct_keys == 1 {
+                "fingerprint"
+            } else {
+                "fingerprints"
+            },
+            args.output.display()
+        );
+    }
     // An incomplete scan makes an incomplete baseline: say so with the status.
     Ok(if collected.summary.unreadable > 0 {
         Status::Incomplete

@@ -42,7 +42,7 @@ pub struct Target {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Worker threads [default: one per core].
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
     pub threads: usize,
     /// The repository at PATH: what is staged, keys new relative to HEAD (the pre-commit hook).
     #[arg(long, conflicts_with_all = ["git", "range", "no_ignore", "follow", "max_file_size"])]
@@ -181,6 +181,7 @@ fn collect_git(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
             .build_global();
     }
     let mut repo = git::open(target.repository()?)?;
+    no_commits_yet(&repo, target)?;
     let (config, origin) = match &target.config {
         Some(path) => (Config::load(path)?, path.display().to_string()),
         None => git_config(&repo, target)?,
@@ -262,6 +263,32 @@ fn collect_files(target: &Target, baseline: Option<&Path>) -> Result<Collected> 
         scan
     };
     finish(matcher, allowlist, baseline, scan, Vec::new(), started)
+}
+
+/// A repository with no commits yet has no history: `--range` cannot be resolved there (an error),
+/// and `--git` has nothing to scan (said on stderr). `--staged` is the first commit being made.
+fn no_commits_yet(repo: &git2::Repository, target: &Target) -> Result<()> {
+    // No commit anywhere: HEAD is unborn and no ref names a commit (libgit2's `is_empty` also
+    // wants HEAD on its own idea of the default branch name).
+    let unborn = repo
+        .head()
+        .is_err_and(|e| e.code() == git2::ErrorCode::UnbornBranch);
+    let no_refs = repo
+        .references()
+        .is_ok_and(|mut refs| refs.next().is_none());
+    if target.staged || !(unborn && no_refs) {
+        return Ok(());
+    }
+    let path =
+        skguard::printable::printable(&target.repository()?.display().to_string()).into_owned();
+    if target.range.is_some() {
+        bail!(
+            "{path}: no commits yet: a range needs commits to compare; commit first, or scan the files with \
+             `skguard scan {path}`"
+        );
+    }
+    eprintln!("skguard: note: {path}: no commits yet: there is no history to scan");
+    Ok(())
 }
 
 /// The configuration a git mode trusts: the index's copy for `--staged`; for `--range`, the copy in
@@ -502,6 +529,13 @@ pub fn run(args: ScanArgs) -> Result<Status> {
     if args.fail_on == FailOn::Active && !verify {
         bail!("--fail-on active needs --verify: only the API can tell whether a key is active");
     }
+    if args.api.api_base.is_some() && !verify {
+        // A warning, not a refusal: the GitHub Action passes one `args` input on every event.
+        eprintln!(
+            "skguard: warning: --api-base is used only with --verify or --revoke: without them no key is sent \
+             anywhere"
+        );
+    }
     let api = if verify {
         Some((args.api.client()?, args.api.audit()?))
     } else {
@@ -546,13 +580,37 @@ pub fn run(args: ScanArgs) -> Result<Status> {
         show_secret: args.show_secret,
         staged: args.target.staged,
     };
-    write_outputs(&outputs, &report)?;
     let status = collected.status(|f| args.fail_on.fails(f));
-    Ok(if api_incomplete {
+    let status = if api_incomplete {
         Status::Incomplete
     } else {
         status
-    })
+    };
+    let outputs = quiet_outputs(
+        outputs,
+        super::quiet(),
+        status,
+        collected.findings.is_empty(),
+    );
+    write_outputs(&outputs, &report)?;
+    Ok(status)
+}
+
+/// With `-q/--quiet`, a clean run (no finding, exit status 0) writes no human report to standard
+/// output; findings, other formats and files are written as always.
+fn quiet_outputs(
+    outputs: Vec<(Format, Option<PathBuf>)>,
+    quiet: bool,
+    status: Status,
+    no_findings: bool,
+) -> Vec<(Format, Option<PathBuf>)> {
+    if !(quiet && status == Status::Clean && no_findings) {
+        return outputs;
+    }
+    outputs
+        .into_iter()
+        .filter(|(format, file)| !(*format == Format::Human && file.is_none()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -578,5 +636,30 @@ mod tests {
         assert!(outputs(&strings(&["json=a", "jsonl=a"]), None).is_err());
         assert!(outputs(&strings(&["xml"]), None).is_err());
         assert!(outputs(&strings(&["json="]), None).is_err());
+    }
+
+    #[test]
+    fn quiet_drops_only_the_human_report_of_a_clean_run_on_stdout() {
+        let all = vec![
+            (Format::Human, None),
+            (Format::Json, Some(PathBuf::from("a.json"))),
+        ];
+        let only_json = vec![(Format::Json, Some(PathBuf::from("a.json")))];
+        assert_eq!(
+            quiet_outputs(all.clone(), true, Status::Clean, true),
+            only_json
+        );
+        assert_eq!(quiet_outputs(all.clone(), false, Status::Clean, true), all);
+        // Findings (even with --fail-on none) and incomplete answers are still reported.
+        assert_eq!(quiet_outputs(all.clone(), true, Status::Clean, false), all);
+        assert_eq!(
+            quiet_outputs(all.clone(), true, Status::Incomplete, true),
+            all
+        );
+        let human_file = vec![(Format::Human, Some(PathBuf::from("r.txt")))];
+        assert_eq!(
+            quiet_outputs(human_file.clone(), true, Status::Clean, true),
+            human_file
+        );
     }
 }

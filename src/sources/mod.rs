@@ -5,6 +5,7 @@
 pub mod archive;
 pub mod files;
 pub mod git;
+pub mod git_errors;
 pub mod progress;
 pub mod stream;
 
