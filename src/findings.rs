@@ -6,11 +6,13 @@
 //! client's `Authorization` header and `--show-secret`.
 
 use std::fmt;
+use std::sync::LazyLock;
 
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::rules::Rule;
+use crate::rules::{Rule, RuleSet};
 
 /// A secret key. Compared, hashed and ordered by its text; printed only redacted.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -26,14 +28,29 @@ impl Secret {
         Secret { key, prefix_len }
     }
 
+    /// The key itself, by the built-in grammar: when what a rule matched holds a built-in key
+    /// (`STRIPE_KEY=sk_live_…` by a user's rule), that key (prefix and body) and nothing around it,
+    /// so the redacted form and the fingerprint never depend on how wide a rule's match is.
+    /// Anything else stays as the rule matched it.
+    pub fn key_itself(self) -> Secret {
+        if self.prefix_len == BUILTIN_PREFIX_LEN && is_builtin_prefix(&self.key) {
+            return self;
+        }
+        match builtin_key_in(&self.key) {
+            Some(range) => Secret::new(self.key[range].to_string(), BUILTIN_PREFIX_LEN),
+            None => self,
+        }
+    }
+
     /// The whole key. Call it only to send the key to its own API or for `--show-secret`.
     pub fn expose(&self) -> &str {
         &self.key
     }
 
-    /// `sha256:` and the hex SHA-256 of the key.
+    /// `sha256:` and the hex SHA-256 of the key; `hmac-sha256:` and the hex HMAC-SHA-256 of the
+    /// key when [`FINGERPRINT_KEY_VAR`] holds a key.
     pub fn fingerprint(&self) -> String {
-        fingerprint(self.key.as_bytes())
+        keyed_fingerprint(FINGERPRINT_KEY.as_deref(), self.key.as_bytes())
     }
 
     /// The prefix, then at most a quarter of the body (and never more than 8 of its characters):
@@ -62,14 +79,77 @@ impl fmt::Display for Secret {
     }
 }
 
+/// The length of the built-in prefixes (`sk_live_`, `sk_test_`).
+const BUILTIN_PREFIX_LEN: usize = 8;
+
+fn is_builtin_prefix(s: &str) -> bool {
+    s.starts_with("sk_live_") || s.starts_with("sk_test_")
+}
+
+/// Where the first built-in key (prefix and a body of 10 or more letters and digits, the longest
+/// run) stands in `s`.
+fn builtin_key_in(s: &str) -> Option<std::ops::Range<usize>> {
+    builtin_key_at_boundary(s).or_else(|| builtin_key_from(s, false))
+}
+
+/// The first built-in key in `s` that the boundary rule allows (not after a letter, digit or `_`).
+fn builtin_key_at_boundary(s: &str) -> Option<std::ops::Range<usize>> {
+    builtin_key_from(s, true)
+}
+
+fn builtin_key_from(s: &str, boundary: bool) -> Option<std::ops::Range<usize>> {
+    let bytes = s.as_bytes();
+    let mut from = 0;
+    while let Some(at) = s[from..].find("sk_").map(|i| i + from) {
+        let bounded = at == 0 || !(bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_');
+        if is_builtin_prefix(&s[at..]) && (bounded || !boundary) {
+            let body_start = at + BUILTIN_PREFIX_LEN;
+            let body = bytes[body_start..]
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric())
+                .count();
+            if body >= 10 {
+                return Some(at..body_start + body);
+            }
+        }
+        from = at + 3;
+    }
+    None
+}
+
+/// The environment variable that holds the key of keyed fingerprints.
+pub const FINGERPRINT_KEY_VAR: &str = "SKGUARD_FINGERPRINT_KEY";
+
+static FINGERPRINT_KEY: LazyLock<Option<Vec<u8>>> = LazyLock::new(|| {
+    std::env::var_os(FINGERPRINT_KEY_VAR)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.into_encoded_bytes())
+});
+
 /// `sha256:` and the hex SHA-256 of `bytes`.
 pub fn fingerprint(bytes: &[u8]) -> String {
     format!("sha256:{:x}", Sha256::digest(bytes))
 }
 
-/// Whether `s` has the shape of a fingerprint (`sha256:` and 64 lowercase hex digits).
+/// With a key: `hmac-sha256:` and the hex HMAC-SHA-256 of `bytes` under it; without one,
+/// [`fingerprint`].
+pub fn keyed_fingerprint(key: Option<&[u8]>, bytes: &[u8]) -> String {
+    match key {
+        Some(key) => {
+            let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+            mac.update(bytes);
+            format!("hmac-sha256:{:x}", mac.finalize().into_bytes())
+        }
+        None => fingerprint(bytes),
+    }
+}
+
+/// Whether `s` has the shape of a fingerprint (`sha256:` or `hmac-sha256:`, then 64 lowercase hex
+/// digits).
 pub fn is_fingerprint(s: &str) -> bool {
-    s.strip_prefix("sha256:").is_some_and(|hex| {
+    s.strip_prefix("sha256:")
+        .or_else(|| s.strip_prefix("hmac-sha256:"))
+        .is_some_and(|hex| {
         hex.len() == 64
             && hex
                 .bytes()
@@ -168,15 +248,20 @@ pub struct Revocation {
 /// One occurrence of a key.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
+    #[serde(serialize_with = "crate::printable::serialize_redacted")]
     pub rule: String,
+    #[serde(serialize_with = "crate::printable::serialize_redacted")]
     pub kind: String,
-    /// Relative to the scanned root, `/` separators.
+    /// Relative to the scanned root, `/` separators. Written with key-shaped text redacted.
+    #[serde(serialize_with = "crate::printable::serialize_redacted")]
     pub path: String,
-    /// 1-based.
+    /// 1-based; 0 for a key in the path itself (its column is then the key's in the path).
     pub line: u64,
     /// 1-based, in Unicode scalar values.
     pub column: u64,
     pub commit: Option<String>,
+    /// Written with key-shaped text redacted.
+    #[serde(serialize_with = "crate::printable::serialize_redacted_opt")]
     pub author: Option<String>,
     pub date: Option<String>,
     pub fingerprint: String,
@@ -202,6 +287,7 @@ impl Finding {
         secret: Secret,
         encoding: Encoding,
     ) -> Finding {
+        let secret = secret.key_itself();
         Finding {
             rule: rule.id().to_string(),
             kind: rule.kind().to_string(),
@@ -231,6 +317,46 @@ impl Finding {
             &self.fingerprint,
             self.commit.as_deref(),
         )
+    }
+}
+
+/// When `secret`, found by a rule that does not ship with skguard, holds a built-in key (a user's
+/// rule matching `STRIPE_KEY=sk_live_…`): the built-in rule that finds that key and how many
+/// characters into the match it starts. A user's rule never hides a built-in finding: the caller
+/// reports that key under the built-in rule too ([`Finding::as_rule`]).
+pub fn builtin_inside(rules: &RuleSet, rule: usize, secret: &Secret) -> Option<(usize, u64)> {
+    if matches!(rules.get(rule).origin, crate::rules::Origin::Builtin(_)) {
+        return None;
+    }
+    let text = secret.expose();
+    let range = builtin_key_at_boundary(text)?;
+    let key = &text[range.clone()];
+    let (index, builtin) = rules.rules().iter().enumerate().find(|(_, r)| {
+        matches!(r.origin, crate::rules::Origin::Builtin(_))
+            && r.spec.prefixes.iter().any(|p| key.starts_with(p.as_str()))
+    })?;
+    let prefix_len = builtin
+        .spec
+        .prefixes
+        .iter()
+        .find(|p| key.starts_with(p.as_str()))
+        .map_or(0, String::len);
+    (builtin.confirm(key.as_bytes(), prefix_len)? == key.len())
+        .then(|| (index, text[..range.start].chars().count() as u64))
+}
+
+impl Finding {
+    /// This finding's key, reported under another rule `offset` characters further on its line
+    /// (for a base64-encoded key, at the same place: the encoded text has no per-character column).
+    pub fn as_rule(&self, rule: &Rule, rule_index: usize, offset: u64) -> Finding {
+        let mut f = self.clone();
+        f.rule = rule.id().to_string();
+        f.kind = rule.kind().to_string();
+        f.rule_index = rule_index;
+        if f.encoding != Encoding::Base64 {
+            f.column += offset;
+        }
+        f
     }
 }
 

@@ -80,7 +80,12 @@ pub fn main() -> ExitCode {
                 // The reader went away (`skguard scan | head`): nothing more to say to it.
                 return ExitCode::from(2);
             }
-            eprintln!("skguard: error: {err:#}");
+            // Errors may quote scanned data (paths, configuration lines): never a key, never a
+            // raw control character.
+            eprintln!(
+                "skguard: error: {}",
+                skguard::printable::printable_lines(&format!("{err:#}"))
+            );
             ExitCode::from(2)
         }
     }

@@ -178,6 +178,7 @@ pub fn scan_paths(
                                     located,
                                 }));
                             }
+                            super::path_keys::push_for_file(matcher, path, || style.display(path), hits);
                         }
                         Err(err) => lock(unreadable).push(Unreadable {
                             path: style.display(path),

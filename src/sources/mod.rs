@@ -4,6 +4,7 @@
 
 pub mod files;
 pub mod git;
+pub mod path_keys;
 pub mod progress;
 pub mod stream;
 
