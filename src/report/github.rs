@@ -73,11 +73,11 @@ pub(super) fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> 
 }
 
 /// Text in a table cell, outside a code span: printable, with Markdown's active characters
-/// escaped so that nothing from scanned data or the API becomes a link, emphasis or HTML.
+/// escaped so that nothing from scanned data or the API becomes a link, code, bold text or HTML.
 fn cell(s: &str) -> String {
     let mut out = String::new();
     for c in printable(s).chars() {
-        if "\\`*_{}[]()<>#+-.!|~&".contains(c) {
+        if "\\`*[]<>|~".contains(c) {
             out.push('\\');
         }
         out.push(c);
