@@ -151,6 +151,13 @@ fn hygiene_no_command_or_format_prints_a_whole_key_unless_asked() {
         args
     };
     runs.push(everything(&["--verify"]));
+    // A directory scan finds the key in a file name: verified, written to the audit log.
+    let mut files_verify: Vec<String> = ["scan", ".", "--verify", "--audit-log", &audit]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    files_verify.extend(api_args.iter().map(|s| s.to_string()));
+    runs.push(files_verify);
     runs.push(everything(&["--revoke", "--dry-run"]));
     runs.push(everything(&["--revoke"]));
     runs.push(vec!["baseline".into(), "-o".into(), o("baseline.json")]);

@@ -69,9 +69,11 @@ pub fn run(
         if !rules.get(f.rule_index).verifiable() {
             continue;
         }
+        // A path is scanned data: a key in it is written redacted.
+        let path = crate::printable::redact_keys(&f.path);
         let location = match &f.commit {
-            Some(commit) => format!("{}:{}@{}", f.path, f.line, &commit[..commit.len().min(12)]),
-            None => format!("{}:{}", f.path, f.line),
+            Some(commit) => format!("{}:{}@{}", path, f.line, &commit[..commit.len().min(12)]),
+            None => format!("{}:{}", path, f.line),
         };
         let i = *index.entry(f.fingerprint.clone()).or_insert_with(|| {
             keys.push(Key {

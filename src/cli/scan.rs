@@ -367,7 +367,12 @@ fn finish(
     let rules = matcher.rules().clone();
     let mut suppressed = 0u64;
     let mut found = Vec::with_capacity(hits.len());
-    for hit in hits {
+    // From the end, giving memory back as it goes: hits and findings are never both whole.
+    let mut hits = hits;
+    while let Some(hit) = hits.pop() {
+        if hits.capacity() > 2 * hits.len() + 4096 {
+            hits.shrink_to_fit();
+        }
         if hit.located.allowed_inline {
             suppressed += 1;
             continue;
