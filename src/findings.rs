@@ -136,7 +136,8 @@ pub fn fingerprint(bytes: &[u8]) -> String {
 pub fn keyed_fingerprint(key: Option<&[u8]>, bytes: &[u8]) -> String {
     match key {
         Some(key) => {
-            let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+            let mut mac =
+                Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
             mac.update(bytes);
             format!("hmac-sha256:{:x}", mac.finalize().into_bytes())
         }
@@ -150,11 +151,11 @@ pub fn is_fingerprint(s: &str) -> bool {
     s.strip_prefix("sha256:")
         .or_else(|| s.strip_prefix("hmac-sha256:"))
         .is_some_and(|hex| {
-        hex.len() == 64
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
+            hex.len() == 64
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
 }
 
 /// How the key was stored where it was found.

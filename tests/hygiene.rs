@@ -87,7 +87,13 @@ fn hygiene_no_command_or_format_prints_a_whole_key_unless_asked() {
         .status()
         .unwrap()
         .success());
-    repo.git(&["tag", "-a", &in_tag_name, "-m", &format!("release {in_tag}")]);
+    repo.git(&[
+        "tag",
+        "-a",
+        &in_tag_name,
+        "-m",
+        &format!("release {in_tag}"),
+    ]);
     let head = repo.head();
     let api = FakeApi::start();
     // The API knows some keys: live ones get verified, identified and revoked.

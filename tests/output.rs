@@ -46,14 +46,17 @@ fn every_format(dir: &Path, args: &[&str]) -> Vec<(String, String)> {
 fn assert_no_key(printed: &[(String, String)], keys: &[String]) {
     for (what, text) in printed {
         for key in keys {
-            assert!(!text.contains(key.as_str()), "{what} printed a key:\n{text}");
+            assert!(
+                !text.contains(key.as_str()),
+                "{what} printed a key:\n{text}"
+            );
         }
     }
 }
 
 fn json_findings(out: &Output) -> Vec<Value> {
-    let doc: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", text(out)));
+    let doc: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(out)));
     doc["findings"].as_array().unwrap().clone()
 }
 
@@ -173,12 +176,17 @@ fn output_author_names_and_emails_are_redacted_and_escaped_in_every_format() {
     }
     let human = &printed[0].1;
     assert!(
-        human.contains("by Mallory \\x1b]0;pwned\\x07\\x1b[2Jsk_live_Aut…b7 <sk_test_Aut…b7@example.test>"),
+        human.contains(
+            "by Mallory \\x1b]0;pwned\\x07\\x1b[2Jsk_live_Aut…b7 <sk_test_Aut…b7@example.test>"
+        ),
         "{human}"
     );
     let (_, findings, _, _) = repo.scan(&["--git"]);
     let author = findings[0]["author"].as_str().unwrap();
-    assert!(author.starts_with("Mallory \x1b]0;pwned\x07\x1b[2Jsk_live_Aut…b7 <"), "{author}");
+    assert!(
+        author.starts_with("Mallory \x1b]0;pwned\x07\x1b[2Jsk_live_Aut…b7 <"),
+        "{author}"
+    );
 }
 
 #[test]
@@ -224,7 +232,10 @@ fn output_redaction_and_fingerprint_follow_the_key_whatever_a_rule_matches() {
     fs::write(dir.path().join("app.env"), format!("STRIPE_KEY={key}\n")).unwrap();
     let (code, findings, _, stderr) = scan_json(dir.path(), &["."]);
     assert_eq!(code, 1, "{stderr}");
-    let mut rules: Vec<&str> = findings.iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    let mut rules: Vec<&str> = findings
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
     rules.sort();
     // The user's rule does not swallow the built-in finding.
     assert_eq!(rules, vec!["sk_live", "stripe_env"], "{findings:?}");
@@ -233,7 +244,10 @@ fn output_redaction_and_fingerprint_follow_the_key_whatever_a_rule_matches() {
         assert_eq!(f["fingerprint"], fingerprint(&key).as_str(), "{f}");
     }
     let builtin = findings.iter().find(|f| f["rule"] == "sk_live").unwrap();
-    assert_eq!((builtin["line"].as_u64(), builtin["column"].as_u64()), (Some(1), Some(12)));
+    assert_eq!(
+        (builtin["line"].as_u64(), builtin["column"].as_u64()),
+        (Some(1), Some(12))
+    );
 }
 
 #[test]
@@ -303,10 +317,19 @@ fn output_human_and_github_list_at_most_100_a_file_live_and_first_occurrences_fi
     assert_eq!(out.status.code(), Some(1));
     let rows = human.lines().filter(|l| l.starts_with("many.env:")).count();
     assert_eq!(rows, 100, "{human}");
-    assert!(human.contains("many.env:151:3"), "the live key is listed: {human}");
-    assert!(human.contains("many.env:1:3"), "the first occurrence is listed");
+    assert!(
+        human.contains("many.env:151:3"),
+        "the live key is listed: {human}"
+    );
+    assert!(
+        human.contains("many.env:1:3"),
+        "the first occurrence is listed"
+    );
     assert!(human.contains("51 more in this file"), "{human}");
-    assert!(human.contains("151 keys found"), "counts are whole: {human}");
+    assert!(
+        human.contains("151 keys found"),
+        "counts are whole: {human}"
+    );
 
     let out = scan_output(dir.path(), &[".", "--format", "github"]);
     let github = String::from_utf8_lossy(&out.stdout);
@@ -316,7 +339,10 @@ fn output_human_and_github_list_at_most_100_a_file_live_and_first_occurrences_fi
         .count();
     assert_eq!(annotations, 100, "{github}");
     assert!(github.contains("line=151"), "{github}");
-    assert!(github.contains("::notice title=skguard::51 more findings"), "{github}");
+    assert!(
+        github.contains("::notice title=skguard::51 more findings"),
+        "{github}"
+    );
 
     let (code, findings, stats, _) = scan_json(dir.path(), &["."]);
     assert_eq!((code, findings.len()), (1, 151));
@@ -344,7 +370,10 @@ fn output_sarif_holds_at_most_25000_results_and_says_what_it_left_out() {
     assert_eq!(run["properties"]["resultsOmitted"], 11);
     assert_eq!(run["properties"]["findings"], 25_011);
     let notes = run["invocations"][0]["toolExecutionNotifications"].to_string();
-    assert!(notes.contains("11 of 25011 findings are not listed"), "{notes}");
+    assert!(
+        notes.contains("11 of 25011 findings are not listed"),
+        "{notes}"
+    );
     assert!(
         results
             .iter()
@@ -366,7 +395,10 @@ fn output_human_with_verify_counts_every_place_of_a_key() {
     );
     let human = String::from_utf8_lossy(&out.stdout);
     assert!(human.contains("ACTIVE"), "{human}");
-    assert!(human.contains("found at a.env:1, a.env:2, a.env:3, a.env:4, a.env:5 and 35 more"), "{human}");
+    assert!(
+        human.contains("found at a.env:1, a.env:2, a.env:3, a.env:4, a.env:5 and 35 more"),
+        "{human}"
+    );
 }
 
 #[test]
@@ -444,13 +476,22 @@ fn sarif_uris(dir: &Path, args: &[&str]) -> Vec<String> {
 #[test]
 fn output_sarif_uris_are_relative_to_the_repository_root() {
     let repo = Repo::new();
-    repo.write("sub/deep/app.env", format!("K={}\n", live("Uri1Sub2Zq8Wm4Rb7X")));
+    repo.write(
+        "sub/deep/app.env",
+        format!("K={}\n", live("Uri1Sub2Zq8Wm4Rb7X")),
+    );
     repo.write("other/b.env", format!("K={}\n", live("Uri2Other3Zq8Wm4Rb")));
     repo.commit_all("keys");
     let root = repo.path();
     assert_eq!(sarif_uris(root, &["sub"]), vec!["sub/deep/app.env"]);
-    assert_eq!(sarif_uris(&root.join("sub"), &["."]), vec!["sub/deep/app.env"]);
-    assert_eq!(sarif_uris(&root.join("sub/deep"), &["app.env"]), vec!["sub/deep/app.env"]);
+    assert_eq!(
+        sarif_uris(&root.join("sub"), &["."]),
+        vec!["sub/deep/app.env"]
+    );
+    assert_eq!(
+        sarif_uris(&root.join("sub/deep"), &["app.env"]),
+        vec!["sub/deep/app.env"]
+    );
     assert_eq!(
         sarif_uris(&root.join("sub"), &["../other", "deep"]),
         vec!["other/b.env", "sub/deep/app.env"]
@@ -460,12 +501,18 @@ fn output_sarif_uris_are_relative_to_the_repository_root() {
         vec!["other/b.env", "sub/deep/app.env"]
     );
     let abs = root.join("other/b.env");
-    assert_eq!(sarif_uris(&root.join("sub"), &[abs.to_str().unwrap()]), vec!["other/b.env"]);
+    assert_eq!(
+        sarif_uris(&root.join("sub"), &[abs.to_str().unwrap()]),
+        vec!["other/b.env"]
+    );
 
     // Outside a repository: relative to the scanned root.
     let plain = tempfile::tempdir().unwrap();
     fs::create_dir_all(plain.path().join("x/y")).unwrap();
     fs::write(plain.path().join("x/y/k.env"), live("Uri3Plain4Zq8Wm4Rb")).unwrap();
     assert_eq!(sarif_uris(plain.path(), &["x"]), vec!["y/k.env"]);
-    assert_eq!(sarif_uris(&plain.path().join("x/y"), &["../y"]), vec!["k.env"]);
+    assert_eq!(
+        sarif_uris(&plain.path().join("x/y"), &["../y"]),
+        vec!["k.env"]
+    );
 }

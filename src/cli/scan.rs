@@ -503,7 +503,9 @@ pub fn write_outputs(outputs: &[(Format, Option<PathBuf>)], report: &Report<'_>)
 fn uri_base(target: &Target) -> Option<UriBase> {
     let git_mode = target.git || target.range.is_some() || target.staged;
     match target.paths.as_slice() {
-        [path] if git_mode => git::open(path).ok().map(|repo| UriBase::new(&git::root(&repo))),
+        [path] if git_mode => git::open(path)
+            .ok()
+            .map(|repo| UriBase::new(&git::root(&repo))),
         [path] if path.is_dir() => Some(UriBase::new(path)),
         _ => Some(UriBase::new(Path::new("."))),
     }

@@ -210,8 +210,7 @@ fn result(f: &Finding, rule: &Rule, uris: Option<&UriBase>) -> Value {
         "artifactLocation": {"uri": utf8_percent_encode(&redact_keys(&uri), URI_PATH).to_string(), "uriBaseId": "%SRCROOT%"},
     });
     if f.line > 0 {
-        physical["region"] =
-            json!({"startLine": f.line, "startColumn": column, "endColumn": column + stored_len(f)});
+        physical["region"] = json!({"startLine": f.line, "startColumn": column, "endColumn": column + stored_len(f)});
     } else {
         properties["inPath"] = json!(true);
     }
