@@ -5,8 +5,9 @@
 //! [`Secret::expose`] gives the key out, and the callers of it are few and deliberate: the API
 //! client's `Authorization` header and `--show-secret`.
 
+use std::borrow::Cow;
 use std::fmt;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex};
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -17,15 +18,18 @@ use crate::rules::{Rule, RuleSet};
 /// A secret key. Compared, hashed and ordered by its text; printed only redacted.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Secret {
-    key: String,
+    key: Box<str>,
     /// Length of the rule's literal prefix (`sk_live_`): shown whole in the redacted form.
-    prefix_len: usize,
+    prefix_len: u32,
 }
 
 impl Secret {
     pub fn new(key: String, prefix_len: usize) -> Secret {
-        let prefix_len = prefix_len.min(key.len());
-        Secret { key, prefix_len }
+        let prefix_len = prefix_len.min(key.len()) as u32;
+        Secret {
+            key: key.into_boxed_str(),
+            prefix_len,
+        }
     }
 
     /// The key itself, by the built-in grammar: when what a rule matched holds a built-in key
@@ -33,7 +37,7 @@ impl Secret {
     /// so the redacted form and the fingerprint never depend on how wide a rule's match is.
     /// Anything else stays as the rule matched it.
     pub fn key_itself(self) -> Secret {
-        if self.prefix_len == BUILTIN_PREFIX_LEN && is_builtin_prefix(&self.key) {
+        if self.prefix_len as usize == BUILTIN_PREFIX_LEN && is_builtin_prefix(&self.key) {
             return self;
         }
         match builtin_key_in(&self.key) {
@@ -56,7 +60,7 @@ impl Secret {
     /// The prefix, then at most a quarter of the body (and never more than 8 of its characters):
     /// up to 4 first and 4 last characters, fewer for short keys.
     pub fn redacted(&self) -> String {
-        let (prefix, body) = self.key.split_at(self.prefix_len);
+        let (prefix, body) = self.key.split_at(self.prefix_len as usize);
         let chars: Vec<char> = body.chars().collect();
         let shown = (chars.len() / 4).min(8);
         let head = shown.div_ceil(2);
@@ -117,6 +121,18 @@ fn builtin_key_from(s: &str, boundary: bool) -> Option<std::ops::Range<usize>> {
     None
 }
 
+/// One `'static` copy of each rule id and kind (a handful a run), shared by all findings.
+fn intern(s: &str) -> &'static str {
+    static INTERNED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut interned = INTERNED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(&found) = interned.iter().find(|&&i| i == s) {
+        return found;
+    }
+    let leaked: &'static str = Box::leak(s.to_string().into_boxed_str());
+    interned.push(leaked);
+    leaked
+}
+
 /// The environment variable that holds the key of keyed fingerprints.
 pub const FINGERPRINT_KEY_VAR: &str = "SKGUARD_FINGERPRINT_KEY";
 
@@ -143,6 +159,20 @@ pub fn keyed_fingerprint(key: Option<&[u8]>, bytes: &[u8]) -> String {
         }
         None => fingerprint(bytes),
     }
+}
+
+/// 64 bits of a fingerprint, to tell keys apart in sets that hold a million of them (a 64-bit
+/// collision among a million keys has odds of about 1 in 3·10^7).
+pub fn fingerprint_bits(fingerprint: &str) -> u64 {
+    let hex = fingerprint
+        .get(fingerprint.len().saturating_sub(16)..)
+        .unwrap_or("");
+    u64::from_str_radix(hex, 16).unwrap_or_else(|_| {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        fingerprint.hash(&mut h);
+        h.finish()
+    })
 }
 
 /// Whether `s` has the shape of a fingerprint (`sha256:` or `hmac-sha256:`, then 64 lowercase hex
@@ -249,10 +279,11 @@ pub struct Revocation {
 /// One occurrence of a key.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
+    /// The rule's id (shared by every finding of the rule: a million findings hold no copy).
     #[serde(serialize_with = "crate::printable::serialize_redacted")]
-    pub rule: String,
+    pub rule: Cow<'static, str>,
     #[serde(serialize_with = "crate::printable::serialize_redacted")]
-    pub kind: String,
+    pub kind: Cow<'static, str>,
     /// Relative to the scanned root, `/` separators. Written with key-shaped text redacted.
     #[serde(serialize_with = "crate::printable::serialize_redacted")]
     pub path: String,
@@ -268,8 +299,9 @@ pub struct Finding {
     pub fingerprint: String,
     pub encoding: Encoding,
     pub redacted: String,
-    pub verification: Option<Verification>,
-    pub revocation: Option<Revocation>,
+    /// Boxed, like `revocation`: most findings have neither, and a million findings are held at once.
+    pub verification: Option<Box<Verification>>,
+    pub revocation: Option<Box<Revocation>>,
     #[serde(skip)]
     pub secret: Secret,
     /// Index of the rule in the rule set in force.
@@ -290,8 +322,8 @@ impl Finding {
     ) -> Finding {
         let secret = secret.key_itself();
         Finding {
-            rule: rule.id().to_string(),
-            kind: rule.kind().to_string(),
+            rule: Cow::Borrowed(intern(rule.id())),
+            kind: Cow::Borrowed(intern(rule.kind())),
             path,
             line,
             column,
@@ -351,8 +383,8 @@ impl Finding {
     /// (for a base64-encoded key, at the same place: the encoded text has no per-character column).
     pub fn as_rule(&self, rule: &Rule, rule_index: usize, offset: u64) -> Finding {
         let mut f = self.clone();
-        f.rule = rule.id().to_string();
-        f.kind = rule.kind().to_string();
+        f.rule = Cow::Borrowed(intern(rule.id()));
+        f.kind = Cow::Borrowed(intern(rule.kind()));
         f.rule_index = rule_index;
         if f.encoding != Encoding::Base64 {
             f.column += offset;

@@ -193,8 +193,11 @@ pub fn write_json_pretty<T: serde::Serialize + ?Sized>(
 
 /// For `#[serde(serialize_with)]`: a string from scanned data with key-shaped text redacted. JSON
 /// escapes control characters itself, so the value stays exactly the text otherwise.
-pub fn serialize_redacted<S: serde::Serializer>(s: &str, ser: S) -> Result<S::Ok, S::Error> {
-    ser.serialize_str(&redact_keys(s))
+pub fn serialize_redacted<S: serde::Serializer, T: AsRef<str> + ?Sized>(
+    s: &T,
+    ser: S,
+) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(&redact_keys(s.as_ref()))
 }
 
 /// [`serialize_redacted`] for an optional string.

@@ -442,7 +442,7 @@ fn output_nothing_printed_can_break_out_of_its_markup() {
     }
     // Human output: control characters escaped, never raw.
     let (_, human) = &printed[0];
-    assert!(human.contains("c\\n::error::forged.env:1:3"), "{human}");
+    assert!(human.contains("\"c\\n::error::forged.env\":1:3"), "{human}");
     assert!(!human.lines().any(|l| l.starts_with("::")), "{human}");
     // JSON keeps the name exact (escaped by JSON itself).
     let out = scan_output(dir.path(), &[".", "--format", "json"]);

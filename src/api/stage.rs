@@ -80,7 +80,7 @@ pub fn run(
                 secret: f.secret.clone(),
                 fingerprint: f.fingerprint.clone(),
                 redacted: f.redacted.clone(),
-                rule: f.rule.clone(),
+                rule: f.rule.to_string(),
                 live: f.kind == "live",
                 locations: Vec::new(),
             });
@@ -161,8 +161,10 @@ pub fn run(
 
     for f in findings.iter_mut() {
         if let Some(&i) = index.get(&f.fingerprint) {
-            f.verification = verdicts[i].as_ref().map(|v| v.verification.clone());
-            f.revocation = revocations[i].clone();
+            f.verification = verdicts[i]
+                .as_ref()
+                .map(|v| Box::new(v.verification.clone()));
+            f.revocation = revocations[i].clone().map(Box::new);
         }
     }
     Ok(())

@@ -402,8 +402,10 @@ fn finish(
     findings::sort_and_dedup(&mut found);
     suppressed += suppress::apply(&mut found, &allowlist, baseline.as_ref()) as u64;
 
-    let distinct: std::collections::HashSet<&str> =
-        found.iter().map(|f| f.fingerprint.as_str()).collect();
+    let distinct: std::collections::HashSet<u64> = found
+        .iter()
+        .map(|f| findings::fingerprint_bits(&f.fingerprint))
+        .collect();
     let summary = Summary {
         scanned: stats,
         findings: found.len() as u64,

@@ -1,5 +1,6 @@
 //! The report a person reads: findings grouped by file, then what was scanned, then what to do.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::io::{self, Write};
 
@@ -7,7 +8,7 @@ use anstyle::{AnsiColor, Style};
 
 use super::{Priority, Report, MAX_PER_FILE};
 use crate::findings::{Encoding, Finding, RevocationStatus, VerificationStatus};
-use crate::printable::printable;
+use crate::printable::{escape_controls, printable, redact_keys};
 
 struct Palette {
     path: Style,
@@ -125,7 +126,7 @@ fn row(report: &Report<'_>, f: &Finding, out: &mut dyn Write, p: &Palette) -> io
         out,
         "{}{}:{}:{}{}  {}{:<4}{} {}  {}{}{}{}{commit}",
         p.path.render(),
-        quote_path(&printable(&f.path)),
+        quote_path(&f.path),
         f.line,
         f.column,
         p.path.render_reset(),
@@ -377,7 +378,7 @@ fn key_status(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Resu
         let places: Vec<String> = all
             .iter()
             .take(5)
-            .map(|f| format!("{}:{}", quote_path(&printable(&f.path)), f.line))
+            .map(|f| format!("{}:{}", quote_path(&f.path), f.line))
             .collect();
         let more = if *count > 5 {
             format!(" and {} more", count - 5)
@@ -418,13 +419,15 @@ fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {
     }
 }
 
-/// A path as a person can read and copy it: quoted when it holds control characters or quotes.
+/// A path as a person can read and copy it: keys redacted, and quoted (with `\` and `"` escaped,
+/// control characters written as escapes) when it holds control characters or quotes.
 fn quote_path(path: &str) -> String {
-    if path.chars().any(|c| c.is_control() || c == '"') {
-        format!("{path:?}")
-    } else {
-        path.to_string()
+    let redacted = redact_keys(path);
+    if matches!(escape_controls(&redacted), Cow::Borrowed(_)) && !redacted.contains('"') {
+        return redacted.into_owned();
     }
+    let escaped = redacted.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("\"{}\"", escape_controls(&escaped))
 }
 
 fn human_bytes(n: u64) -> String {

@@ -98,11 +98,11 @@ pub(crate) struct Priority {
 
 impl Priority {
     pub(crate) fn new(findings: &[Finding]) -> Priority {
-        let mut seen: HashSet<&str> = HashSet::with_capacity(findings.len().min(1 << 20));
+        let mut seen: HashSet<u64> = HashSet::new();
         let ranks = findings
             .iter()
             .map(|f| {
-                let first = seen.insert(&f.fingerprint);
+                let first = seen.insert(crate::findings::fingerprint_bits(&f.fingerprint));
                 let important = f.kind == "live"
                     || f.verification.as_ref().is_some_and(|v| {
                         matches!(
