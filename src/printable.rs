@@ -201,12 +201,12 @@ pub fn serialize_redacted<S: serde::Serializer, T: AsRef<str> + ?Sized>(
 }
 
 /// [`serialize_redacted`] for an optional string.
-pub fn serialize_redacted_opt<S: serde::Serializer>(
-    s: &Option<String>,
+pub fn serialize_redacted_opt<S: serde::Serializer, T: AsRef<str>>(
+    s: &Option<T>,
     ser: S,
 ) -> Result<S::Ok, S::Error> {
     match s {
-        Some(s) => ser.serialize_some(&*redact_keys(s)),
+        Some(s) => ser.serialize_some(&*redact_keys(s.as_ref())),
         None => ser.serialize_none(),
     }
 }

@@ -189,7 +189,7 @@ fn result(f: &Finding, rule: &Rule, uris: Option<&UriBase>) -> Value {
         "fingerprint": f.fingerprint,
         "redacted": f.redacted,
         "encoding": f.encoding.as_str(),
-        "kind": f.kind,
+        "kind": redact_keys(&f.kind),
     });
     if let (Some(commit), Some(author), Some(date)) = (&f.commit, &f.author, &f.date) {
         properties["commit"] = json!(commit);
