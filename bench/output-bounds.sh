@@ -81,5 +81,5 @@ while [ ! -s "$port_file" ]; do sleep 0.1; done
 base="http://127.0.0.1:$(cat "$port_file")"
 for format in json human; do
   measure "--verify $format ($verify_keys keys)" scan "$work/verify" --verify --api-base "$base" \
-    --api-rate 100000 --api-concurrency 16 --format "$format" -o "$out.verify.$format"
+    --api-rate 100000 --api-concurrency 16 --api-deadline 3600 --format "$format" -o "$out.verify.$format"
 done
