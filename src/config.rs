@@ -48,8 +48,10 @@ pub struct AllowlistSpec {
 
 /// A configuration or baseline file that cannot be used. The message names the file, and the line
 /// and column where the parser says so.
+/// Shown with key-shaped text redacted and control characters escaped: a parser's excerpt of the
+/// offending line must not print a key that stands on it.
 #[derive(Debug, thiserror::Error)]
-#[error("{origin}: {message}")]
+#[error("{}: {}", crate::printable::printable_lines(.origin), crate::printable::printable_lines(.message))]
 pub struct ConfigError {
     pub origin: String,
     pub message: String,

@@ -5,25 +5,45 @@
 //! [`Secret::expose`] gives the key out, and the callers of it are few and deliberate: the API
 //! client's `Authorization` header and `--show-secret`.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::sync::{LazyLock, Mutex};
 
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::rules::Rule;
+use crate::rules::{Rule, RuleSet};
 
 /// A secret key. Compared, hashed and ordered by its text; printed only redacted.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Secret {
-    key: String,
+    key: Box<str>,
     /// Length of the rule's literal prefix (`sk_live_`): shown whole in the redacted form.
-    prefix_len: usize,
+    prefix_len: u32,
 }
 
 impl Secret {
     pub fn new(key: String, prefix_len: usize) -> Secret {
-        let prefix_len = prefix_len.min(key.len());
-        Secret { key, prefix_len }
+        let prefix_len = prefix_len.min(key.len()) as u32;
+        Secret {
+            key: key.into_boxed_str(),
+            prefix_len,
+        }
+    }
+
+    /// The key itself, by the built-in grammar: when what a rule matched holds a built-in key
+    /// (`STRIPE_KEY=sk_live_…` by a user's rule), that key (prefix and body) and nothing around it,
+    /// so the redacted form and the fingerprint never depend on how wide a rule's match is.
+    /// Anything else stays as the rule matched it.
+    pub fn key_itself(self) -> Secret {
+        if self.prefix_len as usize == BUILTIN_PREFIX_LEN && is_builtin_prefix(&self.key) {
+            return self;
+        }
+        match builtin_key_in(&self.key) {
+            Some(range) => Secret::new(self.key[range].to_string(), BUILTIN_PREFIX_LEN),
+            None => self,
+        }
     }
 
     /// The whole key. Call it only to send the key to its own API or for `--show-secret`.
@@ -31,15 +51,16 @@ impl Secret {
         &self.key
     }
 
-    /// `sha256:` and the hex SHA-256 of the key.
+    /// `sha256:` and the hex SHA-256 of the key; `hmac-sha256:` and the hex HMAC-SHA-256 of the
+    /// key when [`FINGERPRINT_KEY_VAR`] holds a key.
     pub fn fingerprint(&self) -> String {
-        fingerprint(self.key.as_bytes())
+        keyed_fingerprint(FINGERPRINT_KEY.as_deref(), self.key.as_bytes())
     }
 
     /// The prefix, then at most a quarter of the body (and never more than 8 of its characters):
     /// up to 4 first and 4 last characters, fewer for short keys.
     pub fn redacted(&self) -> String {
-        let (prefix, body) = self.key.split_at(self.prefix_len);
+        let (prefix, body) = self.key.split_at(self.prefix_len as usize);
         let chars: Vec<char> = body.chars().collect();
         let shown = (chars.len() / 4).min(8);
         let head = shown.div_ceil(2);
@@ -62,19 +83,109 @@ impl fmt::Display for Secret {
     }
 }
 
+/// The length of the built-in prefixes (`sk_live_`, `sk_test_`).
+const BUILTIN_PREFIX_LEN: usize = 8;
+
+fn is_builtin_prefix(s: &str) -> bool {
+    s.starts_with("sk_live_") || s.starts_with("sk_test_")
+}
+
+/// Where the first built-in key (prefix and a body of 10 or more letters and digits, the longest
+/// run) stands in `s`.
+fn builtin_key_in(s: &str) -> Option<std::ops::Range<usize>> {
+    builtin_key_at_boundary(s).or_else(|| builtin_key_from(s, false))
+}
+
+/// The first built-in key in `s` that the boundary rule allows (not after a letter, digit or `_`).
+fn builtin_key_at_boundary(s: &str) -> Option<std::ops::Range<usize>> {
+    builtin_key_from(s, true)
+}
+
+fn builtin_key_from(s: &str, boundary: bool) -> Option<std::ops::Range<usize>> {
+    let bytes = s.as_bytes();
+    let mut from = 0;
+    while let Some(at) = s[from..].find("sk_").map(|i| i + from) {
+        let bounded = at == 0 || !(bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_');
+        if is_builtin_prefix(&s[at..]) && (bounded || !boundary) {
+            let body_start = at + BUILTIN_PREFIX_LEN;
+            let body = bytes[body_start..]
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric())
+                .count();
+            if body >= 10 {
+                return Some(at..body_start + body);
+            }
+        }
+        from = at + 3;
+    }
+    None
+}
+
+/// One `'static` copy of each rule id and kind (a handful a run), shared by all findings.
+fn intern(s: &str) -> &'static str {
+    static INTERNED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut interned = INTERNED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(&found) = interned.iter().find(|&&i| i == s) {
+        return found;
+    }
+    let leaked: &'static str = Box::leak(s.to_string().into_boxed_str());
+    interned.push(leaked);
+    leaked
+}
+
+/// The environment variable that holds the key of keyed fingerprints.
+pub const FINGERPRINT_KEY_VAR: &str = "SKGUARD_FINGERPRINT_KEY";
+
+static FINGERPRINT_KEY: LazyLock<Option<Vec<u8>>> = LazyLock::new(|| {
+    std::env::var_os(FINGERPRINT_KEY_VAR)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.into_encoded_bytes())
+});
+
 /// `sha256:` and the hex SHA-256 of `bytes`.
 pub fn fingerprint(bytes: &[u8]) -> String {
     format!("sha256:{:x}", Sha256::digest(bytes))
 }
 
-/// Whether `s` has the shape of a fingerprint (`sha256:` and 64 lowercase hex digits).
-pub fn is_fingerprint(s: &str) -> bool {
-    s.strip_prefix("sha256:").is_some_and(|hex| {
-        hex.len() == 64
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+/// With a key: `hmac-sha256:` and the hex HMAC-SHA-256 of `bytes` under it; without one,
+/// [`fingerprint`].
+pub fn keyed_fingerprint(key: Option<&[u8]>, bytes: &[u8]) -> String {
+    match key {
+        Some(key) => {
+            let mut mac =
+                Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+            mac.update(bytes);
+            format!("hmac-sha256:{:x}", mac.finalize().into_bytes())
+        }
+        None => fingerprint(bytes),
+    }
+}
+
+/// 64 bits of a fingerprint, to tell keys apart in sets that hold a million of them (a 64-bit
+/// collision among a million keys has odds of about 1 in 3·10^7).
+pub fn fingerprint_bits(fingerprint: &str) -> u64 {
+    let hex = fingerprint
+        .get(fingerprint.len().saturating_sub(16)..)
+        .unwrap_or("");
+    u64::from_str_radix(hex, 16).unwrap_or_else(|_| {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        fingerprint.hash(&mut h);
+        h.finish()
     })
+}
+
+/// Whether `s` has the shape of a fingerprint (`sha256:` or `hmac-sha256:`, then 64 lowercase hex
+/// digits).
+pub fn is_fingerprint(s: &str) -> bool {
+    s.strip_prefix("sha256:")
+        .or_else(|| s.strip_prefix("hmac-sha256:"))
+        .is_some_and(|hex| {
+            hex.len() == 64
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
 }
 
 /// How the key was stored where it was found.
@@ -171,22 +282,30 @@ pub struct Revocation {
 /// One occurrence of a key.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
-    pub rule: String,
-    pub kind: String,
-    /// Relative to the scanned root, `/` separators.
+    /// The rule's id (shared by every finding of the rule: a million findings hold no copy).
+    #[serde(serialize_with = "crate::printable::serialize_redacted")]
+    pub rule: Cow<'static, str>,
+    #[serde(serialize_with = "crate::printable::serialize_redacted")]
+    pub kind: Cow<'static, str>,
+    /// Relative to the scanned root, `/` separators. Written with key-shaped text redacted.
+    #[serde(serialize_with = "crate::printable::serialize_redacted")]
     pub path: String,
-    /// 1-based.
+    /// 1-based; 0 for a key in the path itself (its column is then the key's in the path).
     pub line: u64,
     /// 1-based, in Unicode scalar values.
     pub column: u64,
-    pub commit: Option<String>,
-    pub author: Option<String>,
-    pub date: Option<String>,
+    /// Boxed strings, like `author` and `date`: 16 bytes, not 24, a million times.
+    pub commit: Option<Box<str>>,
+    /// Written with key-shaped text redacted.
+    #[serde(serialize_with = "crate::printable::serialize_redacted_opt")]
+    pub author: Option<Box<str>>,
+    pub date: Option<Box<str>>,
     pub fingerprint: String,
     pub encoding: Encoding,
     pub redacted: String,
-    pub verification: Option<Verification>,
-    pub revocation: Option<Revocation>,
+    /// Boxed, like `revocation`: most findings have neither, and a million findings are held at once.
+    pub verification: Option<Box<Verification>>,
+    pub revocation: Option<Box<Revocation>>,
     #[serde(skip)]
     pub secret: Secret,
     /// Index of the rule in the rule set in force.
@@ -205,9 +324,10 @@ impl Finding {
         secret: Secret,
         encoding: Encoding,
     ) -> Finding {
+        let secret = secret.key_itself();
         Finding {
-            rule: rule.id().to_string(),
-            kind: rule.kind().to_string(),
+            rule: Cow::Borrowed(intern(rule.id())),
+            kind: Cow::Borrowed(intern(rule.kind())),
             path,
             line,
             column,
@@ -237,10 +357,52 @@ impl Finding {
     }
 }
 
+/// When `secret`, found by a rule that does not ship with skguard, holds a built-in key (a user's
+/// rule matching `STRIPE_KEY=sk_live_…`): the built-in rule that finds that key and how many
+/// characters into the match it starts. A user's rule never hides a built-in finding: the caller
+/// reports that key under the built-in rule too ([`Finding::as_rule`]).
+pub fn builtin_inside(rules: &RuleSet, rule: usize, secret: &Secret) -> Option<(usize, u64)> {
+    if matches!(rules.get(rule).origin, crate::rules::Origin::Builtin(_)) {
+        return None;
+    }
+    let text = secret.expose();
+    let range = builtin_key_at_boundary(text)?;
+    let key = &text[range.clone()];
+    let (index, builtin) = rules.rules().iter().enumerate().find(|(_, r)| {
+        matches!(r.origin, crate::rules::Origin::Builtin(_))
+            && r.spec.prefixes.iter().any(|p| key.starts_with(p.as_str()))
+    })?;
+    let prefix_len = builtin
+        .spec
+        .prefixes
+        .iter()
+        .find(|p| key.starts_with(p.as_str()))
+        .map_or(0, String::len);
+    (builtin.confirm(key.as_bytes(), prefix_len)? == key.len())
+        .then(|| (index, text[..range.start].chars().count() as u64))
+}
+
+impl Finding {
+    /// This finding's key, reported under another rule `offset` characters further on its line
+    /// (for a base64-encoded key, at the same place: the encoded text has no per-character column).
+    pub fn as_rule(&self, rule: &Rule, rule_index: usize, offset: u64) -> Finding {
+        let mut f = self.clone();
+        f.rule = Cow::Borrowed(intern(rule.id()));
+        f.kind = Cow::Borrowed(intern(rule.kind()));
+        f.rule_index = rule_index;
+        if f.encoding != Encoding::Base64 {
+            f.column += offset;
+        }
+        f
+    }
+}
+
 /// Sorts findings by path, line, column, and removes a key reported twice at one place (found raw
 /// and through a decoder, say): the plainest encoding is kept.
 pub fn sort_and_dedup(findings: &mut Vec<Finding>) {
-    findings.sort_by(|a, b| {
+    // Unstable: equal keys are equal findings, and a stable sort would allocate half the findings
+    // again.
+    findings.sort_unstable_by(|a, b| {
         a.sort_key()
             .cmp(&b.sort_key())
             .then(a.encoding.cmp(&b.encoding))

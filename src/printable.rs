@@ -75,6 +75,142 @@ pub fn escape_controls(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Like [`printable`], but keeps line breaks: for messages made of lines (a configuration error
+/// with its excerpt and caret line). Every other control character is escaped.
+pub fn printable_lines(s: &str) -> String {
+    redact_keys(s)
+        .split('\n')
+        .map(|line| escape_controls(line).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `s` as a Markdown code span: fenced by one backtick more than its longest run of backticks
+/// (CommonMark), padded when it starts or ends with a backtick, with `|` escaped for table cells.
+/// Nothing in `s` can end the span early. `s` should already be [`printable`].
+pub fn code_span(s: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in s.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    let fence = "`".repeat(longest + 1);
+    let pad = if s.starts_with('`') || s.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    let body = s.replace('|', "\\|");
+    format!("{fence}{pad}{body}{pad}{fence}")
+}
+
+/// A JSON formatter that also writes `\uXXXX` for the characters JSON allows raw but a terminal
+/// or a viewer would act on (DEL, C1 controls, bidirectional overrides): the parsed value is
+/// unchanged, the bytes on disk hold none of them.
+pub struct SafeJson<F>(pub F);
+
+impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for SafeJson<F> {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut rest = fragment;
+        while let Some(at) = rest.find(is_unsafe) {
+            writer.write_all(&rest.as_bytes()[..at])?;
+            let c = rest[at..].chars().next().expect("found a character");
+            write!(writer, "\\u{:04x}", c as u32)?;
+            rest = &rest[at + c.len_utf8()..];
+        }
+        writer.write_all(rest.as_bytes())
+    }
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_array(w)
+    }
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object(w)
+    }
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+    fn end_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_key(w)
+    }
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_value(w)
+    }
+}
+
+/// Writes `value` as compact JSON through [`SafeJson`].
+pub fn write_json<T: serde::Serialize + ?Sized>(
+    out: &mut dyn std::io::Write,
+    value: &T,
+) -> std::io::Result<()> {
+    let mut ser =
+        serde_json::Serializer::with_formatter(out, SafeJson(serde_json::ser::CompactFormatter));
+    value.serialize(&mut ser).map_err(std::io::Error::from)
+}
+
+/// Writes `value` as indented JSON through [`SafeJson`].
+pub fn write_json_pretty<T: serde::Serialize + ?Sized>(
+    out: &mut dyn std::io::Write,
+    value: &T,
+) -> std::io::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(
+        out,
+        SafeJson(serde_json::ser::PrettyFormatter::new()),
+    );
+    value.serialize(&mut ser).map_err(std::io::Error::from)
+}
+
+/// For `#[serde(serialize_with)]`: a string from scanned data with key-shaped text redacted. JSON
+/// escapes control characters itself, so the value stays exactly the text otherwise.
+pub fn serialize_redacted<S: serde::Serializer, T: AsRef<str> + ?Sized>(
+    s: &T,
+    ser: S,
+) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(&redact_keys(s.as_ref()))
+}
+
+/// [`serialize_redacted`] for an optional string.
+pub fn serialize_redacted_opt<S: serde::Serializer, T: AsRef<str>>(
+    s: &Option<T>,
+    ser: S,
+) -> Result<S::Ok, S::Error> {
+    match s {
+        Some(s) => ser.serialize_some(&*redact_keys(s.as_ref())),
+        None => ser.serialize_none(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +255,29 @@ mod tests {
         let joined = format!("{a}\x00{b}");
         let shown = printable(&joined);
         assert!(!shown.contains(&k), "{shown}");
+    }
+    #[test]
+    fn lines_keep_their_breaks_and_lose_their_keys() {
+        let k = key();
+        let shown = printable_lines(&format!("line 2:\n  x = \"{k}\x1b\"\n  ^"));
+        assert_eq!(shown, "line 2:\n  x = \"sk_live_Zt7…Hd1\\x1b\"\n  ^");
+    }
+
+    #[test]
+    fn code_spans_cannot_be_broken_out_of() {
+        assert_eq!(code_span("a.rs"), "`a.rs`");
+        assert_eq!(code_span("a`b"), "``a`b``");
+        assert_eq!(code_span("``x"), "``` ``x ```");
+        assert_eq!(code_span("a|b"), "`a\\|b`");
+    }
+
+    #[test]
+    fn safe_json_escapes_what_json_leaves_raw() {
+        let mut out = Vec::new();
+        write_json(&mut out, &"a\u{202e}b\u{85}c\u{7f}\n").unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text, r#""a\u202eb\u0085c\u007f\n""#);
+        let back: String = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, "a\u{202e}b\u{85}c\u{7f}\n");
     }
 }

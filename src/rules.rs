@@ -99,7 +99,8 @@ pub struct Rule {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuleError {
-    #[error("{origin}: {message}")]
+    /// Shown with key-shaped text redacted (a regex error quotes the pattern).
+    #[error("{}: {}", crate::printable::printable_lines(.origin), crate::printable::printable_lines(.message))]
     Invalid { origin: String, message: String },
 }
 

@@ -161,7 +161,7 @@ impl Baseline {
                 .into_values()
                 .map(|f| BaselineEntry {
                     fingerprint: f.fingerprint.clone(),
-                    rule: f.rule.clone(),
+                    rule: f.rule.to_string(),
                     redacted: f.redacted.clone(),
                 })
                 .collect(),

@@ -69,6 +69,31 @@ fn leaked<'k>(keys: &'k [String], text: &str) -> Vec<&'k str> {
 fn hygiene_no_command_or_format_prints_a_whole_key_unless_asked() {
     let keys = fixture_keys();
     let repo = fixture_repo();
+    // Hostile metadata: keys in a file name, an author's name and email, a tag's name and message.
+    let in_name = live("Hygiene1FileName2Zz4");
+    let in_author = live("Hygiene1Author2Zz4Qq");
+    let in_email = test_key("Hygiene1Email2Zz4Qq");
+    let in_tag = live("Hygiene1TagMsg2Zz4Qq");
+    let in_tag_name = live("Hygiene1TagName2Zz4Q");
+    repo.write(&format!("named/{in_name}.txt"), "no key inside\n");
+    repo.git(&["add", "-A"]);
+    let mut commit = std::process::Command::new("git");
+    git_env(&mut commit);
+    assert!(commit
+        .current_dir(repo.path())
+        .env("GIT_AUTHOR_NAME", format!("Eve \x1b[2J{in_author}"))
+        .env("GIT_AUTHOR_EMAIL", format!("{in_email}@example.test"))
+        .args(["commit", "-q", "-m", "named"])
+        .status()
+        .unwrap()
+        .success());
+    repo.git(&[
+        "tag",
+        "-a",
+        &in_tag_name,
+        "-m",
+        &format!("release {in_tag}"),
+    ]);
     let head = repo.head();
     let api = FakeApi::start();
     // The API knows some keys: live ones get verified, identified and revoked.
@@ -84,6 +109,7 @@ fn hygiene_no_command_or_format_prints_a_whole_key_unless_asked() {
     repo.git(&["add", "staged.env"]);
     let mut keys = keys;
     keys.push(live("Hygiene1Staged2Key3Zz4"));
+    keys.extend([in_name, in_author, in_email, in_tag, in_tag_name]);
 
     let out_dir = tempfile::tempdir().unwrap();
     let o = |name: &str| out_dir.path().join(name).to_str().unwrap().to_string();
@@ -131,6 +157,13 @@ fn hygiene_no_command_or_format_prints_a_whole_key_unless_asked() {
         args
     };
     runs.push(everything(&["--verify"]));
+    // A directory scan finds the key in a file name: verified, written to the audit log.
+    let mut files_verify: Vec<String> = ["scan", ".", "--verify", "--audit-log", &audit]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    files_verify.extend(api_args.iter().map(|s| s.to_string()));
+    runs.push(files_verify);
     runs.push(everything(&["--revoke", "--dry-run"]));
     runs.push(everything(&["--revoke"]));
     runs.push(vec!["baseline".into(), "-o".into(), o("baseline.json")]);
@@ -156,6 +189,31 @@ fn hygiene_no_command_or_format_prints_a_whole_key_unless_asked() {
             leaked(&keys, &printed)
         );
         seen.push_str(&printed);
+    }
+    // A configuration error quotes the offending line: never its key.
+    let bad = tempfile::tempdir().unwrap();
+    let bad_config = bad.path().join("bad.toml");
+    for config in [
+        format!("[allowlist]\nregexes = ['{}' 'x']\n", keys[0]),
+        format!("[allowlist]\nregexes = ['{}(']\n", keys[0]),
+    ] {
+        fs::write(&bad_config, config).unwrap();
+        for mode in [&[][..], &["--git"][..], &["--staged"][..]] {
+            let out = skguard()
+                .current_dir(repo.path())
+                .arg("scan")
+                .args(mode)
+                .arg("--config")
+                .arg(&bad_config)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+            assert!(
+                leaked(&keys, &text(&out)).is_empty(),
+                "a configuration error printed {:?}",
+                leaked(&keys, &text(&out))
+            );
+        }
     }
     // `verify` reads keys on stdin; `revoke` takes its key from the environment.
     let out = skguard()

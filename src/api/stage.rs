@@ -69,16 +69,18 @@ pub fn run(
         if !rules.get(f.rule_index).verifiable() {
             continue;
         }
+        // A path is scanned data: a key in it is written redacted.
+        let path = crate::printable::redact_keys(&f.path);
         let location = match &f.commit {
-            Some(commit) => format!("{}:{}@{}", f.path, f.line, &commit[..commit.len().min(12)]),
-            None => format!("{}:{}", f.path, f.line),
+            Some(commit) => format!("{}:{}@{}", path, f.line, &commit[..commit.len().min(12)]),
+            None => format!("{}:{}", path, f.line),
         };
         let i = *index.entry(f.fingerprint.clone()).or_insert_with(|| {
             keys.push(Key {
                 secret: f.secret.clone(),
                 fingerprint: f.fingerprint.clone(),
                 redacted: f.redacted.clone(),
-                rule: f.rule.clone(),
+                rule: f.rule.to_string(),
                 live: f.kind == "live",
                 locations: Vec::new(),
             });
@@ -159,8 +161,10 @@ pub fn run(
 
     for f in findings.iter_mut() {
         if let Some(&i) = index.get(&f.fingerprint) {
-            f.verification = verdicts[i].as_ref().map(|v| v.verification.clone());
-            f.revocation = revocations[i].clone();
+            f.verification = verdicts[i]
+                .as_ref()
+                .map(|v| Box::new(v.verification.clone()));
+            f.revocation = revocations[i].clone().map(Box::new);
         }
     }
     Ok(())

@@ -161,7 +161,12 @@ pub fn main() -> ExitCode {
                 // The reader went away (`skguard scan | head`): nothing more to say to it.
                 return ExitCode::from(2);
             }
-            eprintln!("skguard: error: {}", error_text(&err));
+            // Errors may quote scanned data (paths, configuration lines): never a key, never a
+            // raw control character.
+            eprintln!(
+                "skguard: error: {}",
+                skguard::printable::printable_lines(&error_text(&err))
+            );
             ExitCode::from(2)
         }
     }

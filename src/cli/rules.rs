@@ -8,6 +8,7 @@ use clap::Subcommand;
 
 use super::Status;
 use skguard::config::Config;
+use skguard::printable::{printable, redact_keys};
 use skguard::rules::RuleSet;
 
 #[derive(Debug, Subcommand)]
@@ -45,7 +46,12 @@ pub fn run(command: RulesCommand) -> Result<Status> {
                 })
             })
             .collect();
-        serde_json::to_writer_pretty(&mut out, &list)?;
+        // A configuration's rules are data from what is scanned: key-shaped text redacted.
+        let text = serde_json::to_string_pretty(&list)?;
+        skguard::printable::write_json_pretty(
+            &mut out,
+            &serde_json::from_str::<serde_json::Value>(&redact_keys(&text))?,
+        )?;
         writeln!(out)?;
     } else {
         writeln!(
@@ -57,14 +63,14 @@ pub fn run(command: RulesCommand) -> Result<Status> {
             writeln!(
                 out,
                 "{:<10} {:<6} {:<9} {:<10} {:<9} {}",
-                r.id(),
-                r.kind(),
+                printable(r.id()),
+                printable(r.kind()),
                 r.spec.severity.as_str(),
-                r.spec.prefixes.join(","),
+                printable(&r.spec.prefixes.join(",")),
                 if r.verifiable() { "yes" } else { "no" },
-                r.origin
+                printable(&r.origin.to_string())
             )?;
-            writeln!(out, "           {}", r.spec.description)?;
+            writeln!(out, "           {}", printable(&r.spec.description))?;
         }
     }
     Ok(Status::Clean)

@@ -13,7 +13,8 @@ use skguard::api::stage;
 use skguard::config::{self, Config};
 use skguard::findings::{self, Finding, RevocationStatus, VerificationStatus};
 use skguard::matching::Matcher;
-use skguard::report::{self, Format, Report, Summary};
+use skguard::printable::printable;
+use skguard::report::{self, Format, Report, Summary, UriBase};
 use skguard::rules::RuleSet;
 use skguard::sources::progress::{Display, Progress};
 use skguard::sources::{self, git, Scan, WalkOptions};
@@ -211,6 +212,9 @@ fn collect_git(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
                  `fetch-depth: 0` in actions/checkout"
             ));
         }
+        // History reports only paths with findings: the keys in those paths are findings too.
+        let mut scan = scan;
+        sources::path_keys::add_for_hits(&mut scan.hits, &matcher);
         if repo.is_shallow() {
             eprintln!(
                 "skguard: note: this is a shallow clone: history is scanned as far as it goes"
@@ -371,10 +375,14 @@ fn finish(
         warnings,
     } = scan;
     for warning in &warnings {
-        eprintln!("skguard: warning: {warning}");
+        eprintln!("skguard: warning: {}", printable(warning));
     }
     for problem in &unreadable {
-        eprintln!("skguard: cannot read {}: {}", problem.path, problem.error);
+        eprintln!(
+            "skguard: cannot read {}: {}",
+            printable(&problem.path),
+            printable(&problem.error)
+        );
     }
     for problem in &incomplete {
         eprintln!("skguard: {problem}");
@@ -394,12 +402,18 @@ fn finish(
     let rules = matcher.rules().clone();
     let mut suppressed = 0u64;
     let mut found = Vec::with_capacity(hits.len());
-    for hit in hits {
+    // From the end, giving memory back as it goes: hits and findings are never both whole.
+    let mut hits = hits;
+    while let Some(hit) = hits.pop() {
+        if hits.capacity() > 2 * hits.len() + 4096 {
+            hits.shrink_to_fit();
+        }
         if hit.located.allowed_inline {
             suppressed += 1;
             continue;
         }
         let c = hit.located.candidate;
+        let inside = findings::builtin_inside(&rules, c.rule, &c.secret);
         let mut finding = Finding::new(
             rules.get(c.rule),
             c.rule,
@@ -410,17 +424,26 @@ fn finish(
             c.encoding,
         );
         if let Some(commit) = hit.commit {
-            finding.commit = Some(commit.id.clone());
-            finding.author = Some(commit.author.clone());
-            finding.date = Some(commit.date.clone());
+            finding.commit = Some(commit.id.as_str().into());
+            finding.author = Some(commit.author.as_str().into());
+            finding.date = Some(commit.date.as_str().into());
+        }
+        // A user's rule never hides the built-in finding of a key inside its match.
+        if let Some((index, offset)) = inside {
+            found.push(finding.as_rule(rules.get(index), index, offset));
         }
         found.push(finding);
     }
     findings::sort_and_dedup(&mut found);
     suppressed += suppress::apply(&mut found, &allowlist, baseline.as_ref()) as u64;
 
-    let distinct: std::collections::HashSet<&str> =
-        found.iter().map(|f| f.fingerprint.as_str()).collect();
+    // Sorted bits, not a hash set: 8 bytes a finding while a million findings are held.
+    let mut distinct: Vec<u64> = found
+        .iter()
+        .map(|f| findings::fingerprint_bits(&f.fingerprint))
+        .collect();
+    distinct.sort_unstable();
+    distinct.dedup();
     let summary = Summary {
         scanned: stats,
         findings: found.len() as u64,
@@ -515,6 +538,19 @@ pub fn write_outputs(outputs: &[(Format, Option<PathBuf>)], report: &Report<'_>)
     Ok(())
 }
 
+/// What reported paths are relative to, for SARIF's repository-relative URIs: the work tree's root
+/// in git modes, the one folder scanned, else the current folder (paths as typed).
+fn uri_base(target: &Target) -> Option<UriBase> {
+    let git_mode = target.git || target.range.is_some() || target.staged;
+    match target.paths.as_slice() {
+        [path] if git_mode => git::open(path)
+            .ok()
+            .map(|repo| UriBase::new(&git::root(&repo))),
+        [path] if path.is_dir() => Some(UriBase::new(path)),
+        _ => Some(UriBase::new(Path::new("."))),
+    }
+}
+
 pub fn run(args: ScanArgs) -> Result<Status> {
     // Check what can be checked before the scan, so a mistake costs nothing.
     let outputs = outputs(&args.formats, args.output.as_deref())?;
@@ -573,12 +609,14 @@ pub fn run(args: ScanArgs) -> Result<Status> {
             }
         }
     }
+    let uris = uri_base(&args.target);
     let report = Report {
         findings: &collected.findings,
         summary: &collected.summary,
         rules: &collected.rules,
         show_secret: args.show_secret,
         staged: args.target.staged,
+        uris: uris.as_ref(),
     };
     let status = collected.status(|f| args.fail_on.fails(f));
     let status = if api_incomplete {

@@ -4,8 +4,9 @@
 
 use std::io::{self, Write};
 
-use super::{sarif, Report};
+use super::{sarif, Report, MAX_PER_FILE, MAX_SUMMARY_ROWS};
 use crate::findings::{RevocationStatus, VerificationStatus};
+use crate::printable::{code_span, printable};
 use crate::sources::git::COMMIT_MESSAGE;
 
 /// A workflow command's message.
@@ -20,16 +21,24 @@ fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
+/// Annotations: at most [`MAX_PER_FILE`] a file, each distinct key's first occurrence and live keys
+/// first; what is left out is said in a final notice (the step summary counts everything).
+/// Every string from scanned data is [`printable`] first (no raw control character, no whole key),
+/// then escaped by the workflow-command rules, so nothing can start a command line.
 pub(super) fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
-    for f in report.findings {
+    let listed = super::capped(report.findings, MAX_PER_FILE, usize::MAX);
+    for &i in &listed {
+        let f = &report.findings[i];
         let rule = report.rules.get(f.rule_index);
         let command = if f.kind == "live" { "error" } else { "warning" };
-        let title = format!("skguard: {} ({})", rule.spec.name, f.rule);
+        let title = printable(&format!("skguard: {} ({})", rule.spec.name, f.rule)).into_owned();
         let mut properties = Vec::new();
         if f.path != COMMIT_MESSAGE {
-            properties.push(format!("file={}", escape_property(&f.path)));
-            properties.push(format!("line={}", f.line));
-            properties.push(format!("col={}", f.column));
+            properties.push(format!("file={}", escape_property(&printable(&f.path))));
+            if f.line > 0 {
+                properties.push(format!("line={}", f.line));
+                properties.push(format!("col={}", f.column));
+            }
         }
         properties.push(format!("title={}", escape_property(&title)));
         let mut message = sarif::message(f, rule);
@@ -40,20 +49,40 @@ pub(super) fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> 
             }
             message.push('.');
         }
+        if f.line == 0 {
+            message.push_str(" The key is in the file's path.");
+        }
         message
             .push_str(" Rotate it in the dashboard (Settings > API Keys) if it was ever pushed.");
         writeln!(
             out,
             "::{command} {}::{}",
             properties.join(","),
-            escape_data(&message)
+            escape_data(&printable(&message))
+        )?;
+    }
+    if listed.len() < report.findings.len() {
+        writeln!(
+            out,
+            "::notice title=skguard::{} more findings not annotated (at most {MAX_PER_FILE} a file): every one is \
+             counted in the step summary and listed by --format json",
+            report.findings.len() - listed.len()
         )?;
     }
     Ok(())
 }
 
+/// Text in a table cell, outside a code span: printable, with Markdown's active characters
+/// escaped so that nothing from scanned data or the API becomes a link, code, bold text or HTML.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+    let mut out = String::new();
+    for c in printable(s).chars() {
+        if "\\`*[]<>|~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The step summary: counts, every finding, and what to do next.
@@ -93,7 +122,9 @@ pub fn summary_markdown(report: &Report<'_>) -> String {
             ));
         }
         md.push_str("\n\n| | Key | Where | Commit | Verification | Revocation |\n|---|---|---|---|---|---|\n");
-        for f in findings {
+        let listed = super::capped(findings, MAX_PER_FILE, MAX_SUMMARY_ROWS);
+        for &i in &listed {
+            let f = &findings[i];
             let icon = if f.kind == "live" {
                 "🔴 live"
             } else {
@@ -102,7 +133,7 @@ pub fn summary_markdown(report: &Report<'_>) -> String {
             let commit = f
                 .commit
                 .as_deref()
-                .map(|c| format!("`{}`", &c[..c.len().min(12)]))
+                .map(|c| code_span(&printable(c.get(..12).unwrap_or(c))))
                 .unwrap_or_default();
             let verification = f
                 .verification
@@ -117,10 +148,17 @@ pub fn summary_markdown(report: &Report<'_>) -> String {
                 })
                 .unwrap_or_default();
             md.push_str(&format!(
-                "| {icon} | `{}` | `{}:{}` | {commit} | {verification} | {revocation} |\n",
-                f.redacted,
-                cell(&f.path),
-                f.line
+                "| {icon} | {} | {} | {commit} | {verification} | {revocation} |\n",
+                code_span(&printable(&f.redacted)),
+                code_span(&printable(&format!("{}:{}", f.path, f.line))),
+            ));
+        }
+        if listed.len() < findings.len() {
+            md.push_str(&format!(
+                "\n{} more findings are not listed here (at most {MAX_PER_FILE} a file and {MAX_SUMMARY_ROWS} in all; \
+                 each distinct key's first occurrence and live keys first). Every one is counted above; the SARIF \
+                 upload and `--format json` hold them.\n",
+                findings.len() - listed.len()
             ));
         }
         md.push_str(

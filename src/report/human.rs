@@ -1,12 +1,14 @@
 //! The report a person reads: findings grouped by file, then what was scanned, then what to do.
 
-use std::collections::BTreeSet;
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap};
 use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
 
-use super::Report;
+use super::{Priority, Report, MAX_PER_FILE};
 use crate::findings::{Encoding, Finding, RevocationStatus, VerificationStatus};
+use crate::printable::{escape_controls, printable, redact_keys};
 
 struct Palette {
     path: Style,
@@ -47,67 +49,97 @@ impl Palette {
 pub(super) fn write(report: &Report<'_>, out: &mut dyn Write, color: bool) -> io::Result<()> {
     let p = Palette::new(color);
     key_status(report, out, &p)?;
-    let mut current: Option<&str> = None;
-    for f in report.findings {
+    let priority = Priority::new(report.findings);
+    let mut omitted = 0usize;
+    for (n, range) in super::files(report.findings).into_iter().enumerate() {
         // Grouped by file, each row `path:line:column` so a terminal or editor can jump to it.
-        if current.is_some_and(|c| c != f.path) {
+        if n > 0 {
             writeln!(out)?;
         }
-        current = Some(&f.path);
-        let kind_style = if f.kind == "live" { p.live } else { p.test };
-        let key = if report.show_secret {
-            f.secret.expose().to_string()
-        } else {
-            f.redacted.clone()
-        };
-        let encoding = match f.encoding {
-            Encoding::Raw => String::new(),
-            Encoding::Archive => {
-                format!(" {}(in an archive){}", p.dim.render(), p.dim.render_reset())
-            }
-            other => format!(
-                " {}({} encoded){}",
+        let total = range.len();
+        let listed = priority.select(range, MAX_PER_FILE);
+        for i in &listed {
+            row(report, &report.findings[*i], out, &p)?;
+        }
+        if listed.len() < total {
+            omitted += total - listed.len();
+            writeln!(
+                out,
+                "  {}… {} more in this file (at most {MAX_PER_FILE} a file here; --format json lists every one){}",
                 p.dim.render(),
-                other.as_str(),
+                total - listed.len(),
                 p.dim.render_reset()
-            ),
-        };
-        let commit = match (&f.commit, &f.author, &f.date) {
-            (Some(id), Some(author), Some(date)) => {
-                format!(
-                    "\n    {}commit {} by {author}, {date}{}",
-                    p.dim.render(),
-                    &id[..id.len().min(12)],
-                    p.dim.render_reset()
-                )
-            }
-            _ => String::new(),
-        };
-        writeln!(
-            out,
-            "{}{}:{}:{}{}  {}{:<4}{} {}  {}{}{}{}{commit}",
-            p.path.render(),
-            quote_path(&f.path),
-            f.line,
-            f.column,
-            p.path.render_reset(),
-            kind_style.render(),
-            f.kind,
-            kind_style.render_reset(),
-            key,
-            p.dim.render(),
-            f.rule,
-            p.dim.render_reset(),
-            encoding,
-        )?;
+            )?;
+        }
     }
     if !report.findings.is_empty() {
         writeln!(out)?;
     }
     summary(report, out, &p)?;
+    if omitted > 0 {
+        writeln!(
+            out,
+            "  {}{omitted} more {} not listed above (at most {MAX_PER_FILE} a file; every one is counted, \
+             verified and in --format json/jsonl){}",
+            p.dim.render(),
+            plural(omitted as u64, "occurrence", "occurrences"),
+            p.dim.render_reset()
+        )?;
+    }
     if !report.findings.is_empty() {
         advice(report, out, &p)?;
     }
+    Ok(())
+}
+
+/// One finding: `path:line:column  kind key  rule`, and the commit for history.
+fn row(report: &Report<'_>, f: &Finding, out: &mut dyn Write, p: &Palette) -> io::Result<()> {
+    let kind_style = if f.kind == "live" { p.live } else { p.test };
+    let key = if report.show_secret {
+        f.secret.expose().to_string()
+    } else {
+        f.redacted.clone()
+    };
+    let encoding = match f.encoding {
+        Encoding::Raw => String::new(),
+        Encoding::Archive => format!(" {}(in an archive){}", p.dim.render(), p.dim.render_reset()),
+        other => format!(
+            " {}({} encoded){}",
+            p.dim.render(),
+            other.as_str(),
+            p.dim.render_reset()
+        ),
+    };
+    let commit = match (&f.commit, &f.author, &f.date) {
+        (Some(id), Some(author), Some(date)) => {
+            format!(
+                "\n    {}commit {} by {}, {}{}",
+                p.dim.render(),
+                printable(id.get(..12).unwrap_or(id)),
+                printable(author),
+                printable(date),
+                p.dim.render_reset()
+            )
+        }
+        _ => String::new(),
+    };
+    writeln!(
+        out,
+        "{}{}:{}:{}{}  {}{:<4}{} {}  {}{}{}{}{commit}",
+        p.path.render(),
+        quote_path(&f.path),
+        f.line,
+        f.column,
+        p.path.render_reset(),
+        kind_style.render(),
+        printable(&f.kind),
+        kind_style.render_reset(),
+        key,
+        p.dim.render(),
+        printable(&f.rule),
+        p.dim.render_reset(),
+        encoding,
+    )?;
     Ok(())
 }
 
@@ -247,9 +279,14 @@ fn advice(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<(
     }
     for index in used {
         let rule = report.rules.get(index);
-        writeln!(out, "  {} ({}):", rule.spec.name, rule.id())?;
+        writeln!(
+            out,
+            "  {} ({}):",
+            printable(&rule.spec.name),
+            printable(rule.id())
+        )?;
         for line in rule.spec.remediation.trim().lines() {
-            writeln!(out, "    {line}")?;
+            writeln!(out, "    {}", printable(line))?;
         }
     }
     writeln!(
@@ -264,14 +301,22 @@ fn advice(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<(
 /// Each distinct key's verdict first: what the API said, what happened to it, where it was found,
 /// live and active keys at the top.
 fn key_status(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<()> {
-    let mut keys: Vec<(&Finding, Vec<&Finding>)> = Vec::new();
+    let mut keys: Vec<(&Finding, Vec<&Finding>, usize)> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
     for f in report.findings.iter().filter(|f| f.verification.is_some()) {
-        match keys
-            .iter_mut()
-            .find(|(first, _)| first.fingerprint == f.fingerprint)
-        {
-            Some((_, all)) => all.push(f),
-            None => keys.push((f, vec![f])),
+        match index.get(f.fingerprint.as_str()) {
+            Some(&i) => {
+                let all = &mut keys[i].1;
+                // Five places are shown; the rest are counted.
+                if all.len() < 6 {
+                    all.push(f);
+                }
+                keys[i].2 += 1;
+            }
+            None => {
+                index.insert(&f.fingerprint, keys.len());
+                keys.push((f, vec![f], 1));
+            }
         }
     }
     if keys.is_empty() {
@@ -286,7 +331,7 @@ fn key_status(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Resu
         };
         (status, f.kind != "live")
     };
-    keys.sort_by_key(|(f, _)| rank(f));
+    keys.sort_by_key(|(f, ..)| rank(f));
     writeln!(
         out,
         "{}Keys, as the key-management API sees them{}",
@@ -294,7 +339,7 @@ fn key_status(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Resu
         p.heading.render_reset()
     )?;
     let mut advice = BTreeSet::new();
-    for (f, all) in &keys {
+    for (f, all, count) in &keys {
         let v = f.verification.as_ref().expect("filtered on verification");
         let (label, style) = match v.status {
             VerificationStatus::Active => ("ACTIVE", p.bad),
@@ -312,14 +357,14 @@ fn key_status(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Resu
             "  {}{label:<10}{} {:<4} {key}  {}",
             style.render(),
             style.render_reset(),
-            f.kind,
-            v.detail
+            printable(&f.kind),
+            printable(&v.detail)
         )?;
         if let Some(r) = &f.revocation {
             let id = r
                 .key_id
                 .as_deref()
-                .map(|id| format!(" {id}"))
+                .map(|id| format!(" {}", printable(id)))
                 .unwrap_or_default();
             let status = r.status.as_str();
             let style = if r.status == RevocationStatus::Revoked {
@@ -334,7 +379,7 @@ fn key_status(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Resu
                 "             revocation{id}: {}{status}{} — {}",
                 style.render(),
                 style.render_reset(),
-                r.detail
+                printable(&r.detail)
             )?;
         }
         let places: Vec<String> = all
@@ -342,8 +387,8 @@ fn key_status(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Resu
             .take(5)
             .map(|f| format!("{}:{}", quote_path(&f.path), f.line))
             .collect();
-        let more = if all.len() > 5 {
-            format!(" and {} more", all.len() - 5)
+        let more = if *count > 5 {
+            format!(" and {} more", count - 5)
         } else {
             String::new()
         };
@@ -381,13 +426,15 @@ fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {
     }
 }
 
-/// A path as a person can read and copy it: quoted when it holds control characters or quotes.
+/// A path as a person can read and copy it: keys redacted, and quoted (with `\` and `"` escaped,
+/// control characters written as escapes) when it holds control characters or quotes.
 fn quote_path(path: &str) -> String {
-    if path.chars().any(|c| c.is_control() || c == '"') {
-        format!("{path:?}")
-    } else {
-        path.to_string()
+    let redacted = redact_keys(path);
+    if matches!(escape_controls(&redacted), Cow::Borrowed(_)) && !redacted.contains('"') {
+        return redacted.into_owned();
     }
+    let escaped = redacted.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("\"{}\"", escape_controls(&escaped))
 }
 
 fn human_bytes(n: u64) -> String {

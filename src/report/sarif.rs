@@ -3,13 +3,91 @@
 //! Never a whole key and never a source snippet, whatever the flags.
 
 use std::io::{self, Write};
+use std::path::{Component, Path, PathBuf};
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use serde_json::{json, Value};
 
-use super::Report;
+use super::{Report, MAX_SARIF_RESULTS};
 use crate::findings::{fingerprint, Encoding, Finding};
+use crate::printable::{redact_keys, write_json};
 use crate::rules::{Rule, Severity};
+
+/// How artifact URIs are made: relative to the root of the git work tree that holds what was
+/// scanned (`%SRCROOT%`, where code scanning looks for files), else to the scanned root; never
+/// with `..` and never absolute.
+#[derive(Debug, Clone, Default)]
+pub struct UriBase {
+    /// The folder reported paths are relative to (canonical).
+    base: Option<PathBuf>,
+    /// The work tree that holds it (canonical).
+    root: Option<PathBuf>,
+}
+
+impl UriBase {
+    /// Reported paths are relative to `base` (or absolute).
+    pub fn new(base: &Path) -> UriBase {
+        let base = std::fs::canonicalize(base).ok();
+        let root = base
+            .as_deref()
+            .and_then(|b| b.ancestors().find(|a| a.join(".git").exists()))
+            .map(Path::to_path_buf);
+        UriBase { base, root }
+    }
+
+    /// The URI of a reported path (before percent-encoding and redaction).
+    pub fn relative(&self, path: &str) -> String {
+        // Names that are no file (`(commit message)`, `(tag v1)`), and archive members, as they are.
+        if path.starts_with('(') {
+            return path.to_string();
+        }
+        if let Some(base) = &self.base {
+            let mut full = normalize(&base.join(path));
+            if !full.starts_with(base) {
+                // A path typed with `..` or through a link: where it really is.
+                if let Ok(real) = std::fs::canonicalize(&full) {
+                    full = real;
+                }
+            }
+            for top in [self.root.as_ref(), Some(base)].into_iter().flatten() {
+                if let Ok(rel) = full.strip_prefix(top) {
+                    return slashes(rel);
+                }
+            }
+        }
+        // Outside every root: what is left of the path without its root, `.` and `..`.
+        let rest: PathBuf = Path::new(path)
+            .components()
+            .filter(|c| matches!(c, Component::Normal(_)))
+            .collect();
+        slashes(&rest)
+    }
+}
+
+/// `path` with `.` and `..` resolved as text.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn slashes(path: &Path) -> String {
+    path.components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => Some(s.to_string_lossy()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
 
 /// Characters escaped in a relative URI reference (path segments keep their `/`).
 const URI_PATH: &AsciiSet = &CONTROLS
@@ -58,11 +136,11 @@ fn rule_descriptor(rule: &Rule) -> Value {
     json!({
         "id": rule.id(),
         "name": camel(rule.id()),
-        "shortDescription": {"text": rule.spec.name},
-        "fullDescription": {"text": rule.spec.description},
+        "shortDescription": {"text": redact_keys(&rule.spec.name)},
+        "fullDescription": {"text": redact_keys(&rule.spec.description)},
         "help": {
-            "text": remediation,
-            "markdown": format!("**{}**\n\n{}\n\n{}", rule.spec.name, rule.spec.description, remediation),
+            "text": redact_keys(remediation),
+            "markdown": redact_keys(&format!("**{}**\n\n{}\n\n{}", rule.spec.name, rule.spec.description, remediation)),
         },
         "defaultConfiguration": {"level": level(rule)},
         "properties": {
@@ -105,17 +183,17 @@ pub(super) fn message(f: &Finding, rule: &Rule) -> String {
     text
 }
 
-fn result(f: &Finding, rule: &Rule) -> Value {
+fn result(f: &Finding, rule: &Rule, uris: Option<&UriBase>) -> Value {
     let column = f.column;
     let mut properties = json!({
         "fingerprint": f.fingerprint,
         "redacted": f.redacted,
         "encoding": f.encoding.as_str(),
-        "kind": f.kind,
+        "kind": redact_keys(&f.kind),
     });
     if let (Some(commit), Some(author), Some(date)) = (&f.commit, &f.author, &f.date) {
         properties["commit"] = json!(commit);
-        properties["author"] = json!(author);
+        properties["author"] = json!(redact_keys(author));
         properties["date"] = json!(date);
     }
     if let Some(v) = &f.verification {
@@ -124,17 +202,24 @@ fn result(f: &Finding, rule: &Rule) -> Value {
     if let Some(r) = &f.revocation {
         properties["revocation"] = json!(r.status.as_str());
     }
+    let uri = match uris {
+        Some(uris) => uris.relative(&f.path),
+        None => UriBase::default().relative(&f.path),
+    };
+    let mut physical = json!({
+        "artifactLocation": {"uri": utf8_percent_encode(&redact_keys(&uri), URI_PATH).to_string(), "uriBaseId": "%SRCROOT%"},
+    });
+    if f.line > 0 {
+        physical["region"] = json!({"startLine": f.line, "startColumn": column, "endColumn": column + stored_len(f)});
+    } else {
+        properties["inPath"] = json!(true);
+    }
     json!({
-        "ruleId": f.rule,
+        "ruleId": redact_keys(&f.rule),
         "ruleIndex": f.rule_index,
         "level": level(rule),
-        "message": {"text": message(f, rule)},
-        "locations": [{
-            "physicalLocation": {
-                "artifactLocation": {"uri": utf8_percent_encode(&f.path, URI_PATH).to_string(), "uriBaseId": "%SRCROOT%"},
-                "region": {"startLine": f.line, "startColumn": column, "endColumn": column + stored_len(f)},
-            }
-        }],
+        "message": {"text": redact_keys(&message(f, rule))},
+        "locations": [{"physicalLocation": physical}],
         // The same key in the same file is the same alert, wherever the line moves and whichever
         // commit it is seen in.
         "partialFingerprints": {
@@ -144,24 +229,64 @@ fn result(f: &Finding, rule: &Rule) -> Value {
     })
 }
 
+/// Writes the run piece by piece: at most [`MAX_SARIF_RESULTS`] results (each distinct key's first
+/// occurrence and live keys first), what is left out said in a notification and the run's
+/// properties. Only one result at a time is held as a JSON value.
 pub(super) fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
     let rules = report.rules.rules();
-    let doc = json!({
+    let listed = super::capped(report.findings, usize::MAX, MAX_SARIF_RESULTS);
+    let omitted = report.findings.len() - listed.len();
+    let mut notifications = Vec::new();
+    if omitted > 0 {
+        notifications.push(json!({
+            "level": "warning",
+            "message": {"text": format!(
+                "{omitted} of {} findings are not listed: a SARIF run holds at most {MAX_SARIF_RESULTS} results \
+                 (each distinct key's first occurrence and live keys first). --format json lists every one.",
+                report.findings.len()
+            )},
+        }));
+    }
+    let head = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "skguard",
-                "version": env!("CARGO_PKG_VERSION"),
-                "semanticVersion": env!("CARGO_PKG_VERSION"),
-                "informationUri": env!("CARGO_PKG_REPOSITORY"),
-                "rules": rules.iter().map(rule_descriptor).collect::<Vec<_>>(),
-            }},
-            "invocations": [{"executionSuccessful": report.summary.unreadable == 0}],
-            "columnKind": "unicodeCodePoints",
-            "results": report.findings.iter().map(|f| result(f, &rules[f.rule_index])).collect::<Vec<_>>(),
-        }],
     });
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
-    writeln!(out)
+    let run = json!({
+        "tool": {"driver": {
+            "name": "skguard",
+            "version": env!("CARGO_PKG_VERSION"),
+            "semanticVersion": env!("CARGO_PKG_VERSION"),
+            "informationUri": env!("CARGO_PKG_REPOSITORY"),
+            "rules": rules.iter().map(rule_descriptor).collect::<Vec<_>>(),
+        }},
+        "invocations": [{
+            "executionSuccessful": report.summary.unreadable == 0,
+            "toolExecutionNotifications": notifications,
+        }],
+        "columnKind": "unicodeCodePoints",
+        "properties": {"findings": report.findings.len(), "resultsOmitted": omitted},
+    });
+    // `{"$schema":…,"version":…,"runs":[{…run…,"results":[` then each result, then `]}]}`.
+    let text = |value: &Value| -> io::Result<String> {
+        let mut buf = Vec::new();
+        write_json(&mut buf, value)?;
+        String::from_utf8(buf).map_err(io::Error::other)
+    };
+    let (head, run) = (text(&head)?, text(&run)?);
+    write!(
+        out,
+        "{},\"runs\":[{},\"results\":[",
+        &head[..head.len() - 1],
+        &run[..run.len() - 1]
+    )?;
+    for (n, &i) in listed.iter().enumerate() {
+        if n > 0 {
+            out.write_all(b",\n")?;
+        } else {
+            out.write_all(b"\n")?;
+        }
+        let f = &report.findings[i];
+        write_json(&mut *out, &result(f, &rules[f.rule_index], report.uris))?;
+    }
+    writeln!(out, "\n]}}]}}")
 }

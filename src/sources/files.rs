@@ -206,7 +206,14 @@ pub fn scan_paths(
                                     commit: None,
                                     located,
                                 }));
+                                found.shrink_to(1024);
                             }
+                            super::path_keys::push_for_file(
+                                matcher,
+                                path,
+                                || style.display(path),
+                                hits,
+                            );
                         }
                         Err(err) => lock(unreadable).push(Unreadable {
                             path: style.display(path),

@@ -457,6 +457,9 @@ pub fn scan_staged(
             }
         }
     }
+    // A path the commit adds (in none of its parents) with a key in its name.
+    let added = changes.iter().filter(|c| c.parents.is_empty());
+    super::path_keys::push_for_paths(&mut scan.hits, matcher, added.map(|c| c.path.as_str()));
     scan.stats.blobs = (keys.len() + parent_keys.len()) as u64;
     scan.stats.bytes = progress.bytes();
     Ok(scan)

@@ -6,6 +6,7 @@ pub mod archive;
 pub mod files;
 pub mod git;
 pub mod git_errors;
+pub mod path_keys;
 pub mod progress;
 pub mod stream;
 
