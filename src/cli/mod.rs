@@ -4,6 +4,7 @@
 
 mod api;
 mod baseline;
+mod github;
 mod hook;
 mod rules;
 mod scan;
@@ -41,6 +42,12 @@ enum Command {
         #[command(subcommand)]
         command: rules::RulesCommand,
     },
+    /// For the GitHub Action: a field of the event payload.
+    #[command(hide = true)]
+    GithubEvent(github::EventArgs),
+    /// For the GitHub Action: an input path resolved inside GITHUB_WORKSPACE.
+    #[command(hide = true)]
+    GithubPath(github::PathArgs),
 }
 
 /// How a command ended, as an exit status.
@@ -59,6 +66,19 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
+            if err.use_stderr() && github::format_requested() {
+                let detail = err.to_string();
+                let message: Vec<&str> = detail
+                    .lines()
+                    .map(str::trim)
+                    .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"))
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                println!(
+                    "{}",
+                    skguard::report::github::error_annotation(&message.join(" "))
+                );
+            }
             return ExitCode::from(if err.use_stderr() { 2 } else { 0 });
         }
     };
@@ -69,6 +89,8 @@ pub fn main() -> ExitCode {
         Command::Revoke(args) => api::run_revoke(args),
         Command::Hook { command } => hook::run(command),
         Command::Rules { command } => rules::run(command),
+        Command::GithubEvent(args) => github::run_event(args),
+        Command::GithubPath(args) => github::run_path(args),
     };
     match result {
         Ok(status) => ExitCode::from(status as u8),
@@ -81,6 +103,12 @@ pub fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             eprintln!("skguard: error: {err:#}");
+            if github::format_requested() {
+                println!(
+                    "{}",
+                    skguard::report::github::error_annotation(&format!("{err:#}"))
+                );
+            }
             ExitCode::from(2)
         }
     }

@@ -49,6 +49,10 @@ pub struct Target {
     /// Only the commits of B not in A (as `git rev-list A..B`); A may be the null id (a new branch).
     #[arg(long, value_name = "A..B", conflicts_with_all = ["no_ignore", "follow"])]
     pub range: Option<String>,
+    /// The default branch, for a range whose base is the null id (a new branch): its commits are
+    /// not scanned again [default: origin/HEAD, origin/main, origin/master, main, master].
+    #[arg(long, value_name = "REF")]
+    pub default_branch: Option<String>,
     /// Show progress on stderr even when it is not a terminal.
     #[arg(long)]
     pub progress: bool,
@@ -109,6 +113,9 @@ pub struct ScanArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub api: super::api::ApiArgs,
+    /// For the GitHub Action: append its outputs (counts, and the SARIF file when written) to FILE.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub github_output: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -214,7 +221,8 @@ fn collect_git(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
         scan
     };
     progress.finish();
-    finish(matcher, allowlist, baseline, scan, incomplete, started)
+    let keep_inline = target.range.is_some();
+    finish(matcher, allowlist, baseline, scan, incomplete, keep_inline, started)
 }
 
 fn collect_files(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
@@ -253,7 +261,7 @@ fn collect_files(target: &Target, baseline: Option<&Path>) -> Result<Collected> 
         progress.finish();
         scan
     };
-    finish(matcher, allowlist, baseline, scan, Vec::new(), started)
+    finish(matcher, allowlist, baseline, scan, Vec::new(), false, started)
 }
 
 /// The configuration a git mode trusts: the index's copy for `--staged`; for `--range`, the copy in
@@ -326,6 +334,7 @@ fn finish(
     baseline: Option<&Path>,
     scan: Scan,
     incomplete: Vec<String>,
+    keep_inline: bool,
     started: Instant,
 ) -> Result<Collected> {
     let baseline = baseline.map(Baseline::load).transpose()?;
@@ -359,11 +368,15 @@ fn finish(
     let rules = matcher.rules().clone();
     let mut suppressed = 0u64;
     let mut found = Vec::with_capacity(hits.len());
+    let mut inline_suppressed = Vec::new();
     for hit in hits {
         if hit.located.allowed_inline {
             suppressed += 1;
-            continue;
+            if !keep_inline {
+                continue;
+            }
         }
+        let allowed_inline = hit.located.allowed_inline;
         let c = hit.located.candidate;
         let mut finding = Finding::new(
             rules.get(c.rule),
@@ -379,9 +392,14 @@ fn finish(
             finding.author = Some(commit.author.clone());
             finding.date = Some(commit.date.clone());
         }
-        found.push(finding);
+        if allowed_inline {
+            inline_suppressed.push(finding);
+        } else {
+            found.push(finding);
+        }
     }
     findings::sort_and_dedup(&mut found);
+    findings::sort_and_dedup(&mut inline_suppressed);
     suppressed += suppress::apply(&mut found, &allowlist, baseline.as_ref()) as u64;
 
     let distinct: std::collections::HashSet<&str> =
@@ -393,6 +411,12 @@ fn finish(
         suppressed,
         unreadable: (unreadable.len() + incomplete.len()) as u64,
         elapsed_ms: started.elapsed().as_millis() as u64,
+        problems: unreadable
+            .iter()
+            .map(|p| format!("cannot read {}: {}", p.path, p.error))
+            .chain(incomplete)
+            .collect(),
+        inline_suppressed,
     };
     Ok(Collected {
         rules,
@@ -483,6 +507,14 @@ pub fn write_outputs(outputs: &[(Format, Option<PathBuf>)], report: &Report<'_>)
 pub fn run(args: ScanArgs) -> Result<Status> {
     // Check what can be checked before the scan, so a mistake costs nothing.
     let outputs = outputs(&args.formats, args.output.as_deref())?;
+    let sarif_file = outputs
+        .iter()
+        .find(|(f, _)| *f == Format::Sarif)
+        .and_then(|(_, file)| file.clone());
+    if args.github_output.is_some() {
+        let sarif = sarif_file.as_deref().unwrap_or(Path::new(""));
+        super::github::check_output_value("sarif-file", &sarif.display().to_string())?;
+    }
     if args.revoke && (args.target.staged || args.target.no_ignore) {
         bail!(
             "--revoke is refused with {}: a key that has not left this machine is blocked, not revoked (remove it \
@@ -539,6 +571,9 @@ pub fn run(args: ScanArgs) -> Result<Status> {
         staged: args.target.staged,
     };
     write_outputs(&outputs, &report)?;
+    if let Some(file) = &args.github_output {
+        super::github::write_outputs(file, &collected.findings, sarif_file.as_deref())?;
+    }
     let status = collected.status(|f| args.fail_on.fails(f));
     Ok(if api_incomplete {
         Status::Incomplete

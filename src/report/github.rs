@@ -6,6 +6,7 @@ use std::io::{self, Write};
 
 use super::{sarif, Report};
 use crate::findings::{RevocationStatus, VerificationStatus};
+use crate::printable::printable;
 use crate::sources::git::COMMIT_MESSAGE;
 
 /// A workflow command's message.
@@ -21,6 +22,9 @@ fn escape_property(s: &str) -> String {
 }
 
 pub(super) fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
+    for problem in &report.summary.problems {
+        writeln!(out, "{}", error_annotation(problem))?;
+    }
     for f in report.findings {
         let rule = report.rules.get(f.rule_index);
         let command = if f.kind == "live" { "error" } else { "warning" };
@@ -52,6 +56,24 @@ pub(super) fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> 
     Ok(())
 }
 
+/// An `::error` annotation without a file: what made the answer incomplete, or why the run was
+/// refused. The message is printable (keys redacted, control characters escaped).
+pub fn error_annotation(message: &str) -> String {
+    format!("::error title=skguard::{}", escape_data(&printable(message)))
+}
+
+/// Plain text in Markdown: keys redacted, control characters escaped, Markdown syntax escaped.
+fn md_text(s: &str) -> String {
+    let mut out = String::new();
+    for c in printable(s).chars() {
+        if "\\`*_[]<>|#!~&".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
@@ -77,7 +99,10 @@ pub fn summary_markdown(report: &Report<'_>) -> String {
         })
         .count();
     let mut md = String::from("## skguard\n\n");
-    if findings.is_empty() {
+    let incomplete = report.summary.unreadable > 0 || !report.summary.problems.is_empty();
+    if findings.is_empty() && incomplete {
+        md.push_str("⚠️ **Incomplete**: no key found in what could be read, but not everything could be (below).\n");
+    } else if findings.is_empty() {
         md.push_str("✅ No secret keys found.\n");
     } else {
         md.push_str(&format!(
@@ -133,11 +158,37 @@ pub fn summary_markdown(report: &Report<'_>) -> String {
              4. Not a real key? Add `skguard:allow` to its line, or its fingerprint to `[allowlist]` in `.skguard.toml`.\n",
         );
     }
-    if report.summary.unreadable > 0 {
+    let inline = &report.summary.inline_suppressed;
+    if !inline.is_empty() {
         md.push_str(&format!(
-            "\n⚠️ {} things could not be read: this answer is incomplete (see the step's log).\n",
+            "\n### Suppressed by an inline marker ({})\n\nA `skguard:allow` (or `gitleaks:allow`, `pragma: allowlist secret`) \
+             next to the key hides it: check that each one is not a real key.\n\n\
+             | | Key | Where | Commit |\n|---|---|---|---|\n",
+            inline.len()
+        ));
+        for f in inline {
+            let commit = f
+                .commit
+                .as_deref()
+                .map(|c| format!("`{}`", &c[..c.len().min(12)]))
+                .unwrap_or_default();
+            md.push_str(&format!(
+                "| {} | `{}` | {}:{} | {commit} |\n",
+                f.kind,
+                f.redacted,
+                md_text(&f.path),
+                f.line
+            ));
+        }
+    }
+    if incomplete {
+        md.push_str(&format!(
+            "\n⚠️ {} things could not be read: this answer is incomplete (see the step's log).\n\n",
             report.summary.unreadable
         ));
+        for problem in &report.summary.problems {
+            md.push_str(&format!("- {}\n", md_text(problem)));
+        }
     }
     md
 }
