@@ -552,6 +552,7 @@ pub fn run(args: ScanArgs) -> Result<Status> {
                 .is_some_and(|r| r.status == RevocationStatus::Failed)
             {
                 api_incomplete = true;
+                note(&mut collected.summary.problems, "a revocation failed: the key may still work (see the findings)");
             }
             // With --fail-on active, a key that could not be checked leaves the answer open.
             if args.fail_on == FailOn::Active
@@ -560,6 +561,7 @@ pub fn run(args: ScanArgs) -> Result<Status> {
                     .is_some_and(|v| v.status == VerificationStatus::Unknown)
             {
                 api_incomplete = true;
+                note(&mut collected.summary.problems, "the key-management API could not answer for a key, so --fail-on active cannot tell whether it works");
             }
         }
     }
@@ -580,6 +582,13 @@ pub fn run(args: ScanArgs) -> Result<Status> {
     } else {
         status
     })
+}
+
+/// Adds `message` to what made the answer incomplete, once.
+fn note(problems: &mut Vec<String>, message: &str) {
+    if !problems.iter().any(|p| p == message) {
+        problems.push(message.to_string());
+    }
 }
 
 #[cfg(test)]

@@ -182,10 +182,7 @@ pub fn summary_markdown(report: &Report<'_>) -> String {
         }
     }
     if incomplete {
-        md.push_str(&format!(
-            "\n⚠️ {} things could not be read: this answer is incomplete (see the step's log).\n\n",
-            report.summary.unreadable
-        ));
+        md.push_str("\n⚠️ **This answer is incomplete** (see also the step's log):\n\n");
         for problem in &report.summary.problems {
             md.push_str(&format!("- {}\n", md_text(problem)));
         }
