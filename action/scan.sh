@@ -52,20 +52,24 @@ if [[ ${extra_args//$'\t'/ } == *[[:cntrl:]]* ]]; then
   fail "args must be one line (split on spaces): a second line or a control character is refused"
 fi
 
-# A skguard helper's answer in $value, or the run stops with its message as an ::error.
+# A skguard helper's answer in $value, or the run stops with its message (after $what) as an ::error.
+what=
 ask() {
   if ! value=$("$skguard" "$@" 2>&1); then
-    fail "${value#skguard: error: }"
+    fail "$what${value#skguard: error: }"
   fi
 }
 # The inputs, resolved against the workspace and refused outside it.
+what="input path: "
 ask github-path -- "${INPUT_PATH:-.}"
 path=$value
 sarif=
 if [ -n "${INPUT_SARIF_FILE:-}" ]; then
+  what="input sarif-file: "
   ask github-path --file -- "$INPUT_SARIF_FILE"
   sarif=$value
 fi
+what=
 # A field of the event payload ("" when absent or null).
 field() {
   ask github-event "$1"

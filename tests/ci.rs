@@ -265,8 +265,26 @@ struct Runner {
 
 /// Programs the action's steps might start: each is wrapped, so that the test sees every start.
 const WRAPPED: &[&str] = &[
-    "git", "cargo", "rustup", "rustc", "python3", "python", "find", "sort", "xargs", "sha256sum",
-    "cut", "mktemp", "cat", "dirname", "realpath", "readlink", "env", "jq", "node", "perl",
+    "git",
+    "cargo",
+    "rustup",
+    "rustc",
+    "python3",
+    "python",
+    "find",
+    "sort",
+    "xargs",
+    "sha256sum",
+    "cut",
+    "mktemp",
+    "cat",
+    "dirname",
+    "realpath",
+    "readlink",
+    "env",
+    "jq",
+    "node",
+    "perl",
 ];
 
 /// A shell script that records its start in `log` and then runs `real`.
@@ -490,9 +508,17 @@ fn run_action_with(
 /// had it (or the working directory: an empty or relative entry) on PATH or PYTHONPATH.
 fn assert_nothing_runs_in_the_checkout(run: &ActionRun, workspace: &Path) {
     let checkout = workspace.canonicalize().unwrap();
-    let inside = |p: &Path| p.canonicalize().unwrap_or(p.to_path_buf()).starts_with(&checkout);
+    let inside = |p: &Path| {
+        p.canonicalize()
+            .unwrap_or(p.to_path_buf())
+            .starts_with(&checkout)
+    };
     for dir in &run.step_dirs {
-        assert!(!inside(dir), "a step ran in the checkout: {}", dir.display());
+        assert!(
+            !inside(dir),
+            "a step ran in the checkout: {}",
+            dir.display()
+        );
     }
     assert!(
         !run.processes.is_empty(),
@@ -555,7 +581,11 @@ fn action_push_scans_exactly_the_pushed_commits() {
     assert_eq!(outputs(&run), ("1".into(), "1".into(), "0".into()));
     assert_eq!(
         run.outputs["sarif-file"],
-        w.canonicalize().unwrap().join("skguard.sarif").to_str().unwrap()
+        w.canonicalize()
+            .unwrap()
+            .join("skguard.sarif")
+            .to_str()
+            .unwrap()
     );
     assert!(
         run.log.contains(&format!("--range {before}..{after}")),
@@ -759,7 +789,14 @@ fn action_runs_nothing_from_the_checkout() {
     for hook in ["reference-transaction", "post-checkout", "post-merge"] {
         write_script(&w.join(".evil-hooks").join(hook), &touch);
     }
-    git_in(&w, &["config", "core.fsmonitor", &w.join("git").display().to_string()]);
+    git_in(
+        &w,
+        &[
+            "config",
+            "core.fsmonitor",
+            &w.join("git").display().to_string(),
+        ],
+    );
     git_in(&w, &["config", "core.hooksPath", ".evil-hooks"]);
     let run = run_action(&w, "push", json!({"before": before, "after": after}), &[]);
     assert_eq!(run.code, 1, "{}", run.log);
@@ -836,7 +873,10 @@ mkdir -p "$root/bin" && printf '%s' "$SKGUARD_WRAPPER" > "$root/bin/skguard" && 
     let cargo: Vec<&Started> = run.processes.iter().filter(|p| p.name == "cargo").collect();
     assert_eq!(cargo.len(), 1, "{:?}", run.processes);
     let action_dir = root().canonicalize().unwrap();
-    assert_eq!(cargo[0].cwd, action_dir, "cargo runs from the action's folder");
+    assert_eq!(
+        cargo[0].cwd, action_dir,
+        "cargo runs from the action's folder"
+    );
     assert!(
         cargo[0]
             .args
@@ -847,7 +887,10 @@ mkdir -p "$root/bin" && printf '%s' "$SKGUARD_WRAPPER" > "$root/bin/skguard" && 
     let action = fs::read_to_string(root().join("action.yml")).unwrap();
     assert!(
         !cargo[0].toolchain.is_empty()
-            && cargo[0].toolchain.chars().all(|c| c.is_ascii_digit() || c == '.')
+            && cargo[0]
+                .toolchain
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '.')
             && action.contains(&format!("RUSTUP_TOOLCHAIN: \"{}\"", cargo[0].toolchain)),
         "a pinned toolchain version: {:?}",
         cargo[0]
@@ -895,15 +938,23 @@ fn action_path_and_sarif_file_stay_in_the_workspace() {
         ("sarif-file", "link-out/out.sarif"),
         ("sarif-file", "planted.sarif"),
     ] {
-        let run = run_action(&w, "push", push.clone(), &[("mode", "files"), (input, value)]);
+        let run = run_action(
+            &w,
+            "push",
+            push.clone(),
+            &[("mode", "files"), (input, value)],
+        );
         assert_eq!(run.code, 2, "{input}: {value}: {}", run.log);
         assert!(
-            run.log.contains("::error title=skguard::"),
+            run.log
+                .contains(&format!("::error title=skguard::input {input}: ")),
             "{input}: {value}: {}",
             run.log
         );
         assert!(
-            !run.processes.iter().any(|p| p.name == "skguard" && p.args.starts_with("scan")),
+            !run.processes
+                .iter()
+                .any(|p| p.name == "skguard" && p.args.starts_with("scan")),
             "refused before any scan: {input}: {value}"
         );
         assert_eq!(run.outputs["sarif-file"], "");
@@ -985,9 +1036,17 @@ fn action_range_inline_markers_near_only_and_listed_in_the_summary() {
     remote.clone_to(&checkout.path().join("w"), None);
     let w = checkout.path().join("w");
     let run = run_action(&w, "push", json!({"before": before, "after": after}), &[]);
-    assert_eq!(run.code, 1, "the far marker suppresses nothing: {}", run.log);
+    assert_eq!(
+        run.code, 1,
+        "the far marker suppresses nothing: {}",
+        run.log
+    );
     assert_eq!(outputs(&run).0, "1", "{}", run.log);
-    assert!(run.log.contains("::error file=bundle.min.js,line=2"), "{}", run.log);
+    assert!(
+        run.log.contains("::error file=bundle.min.js,line=2"),
+        "{}",
+        run.log
+    );
     let md = &run.summary;
     let listed = md
         .split("Suppressed by an inline marker")
@@ -1009,9 +1068,18 @@ fn action_refusals_are_annotations_and_outputs_name_written_files_only() {
     let w = checkout.path().join("w");
     let push = json!({"before": before, "after": after});
     let cases: [(&[(&str, &str)], &str); 5] = [
-        (&[("args", "--threads 1\n--no-ignore")], "args must be one line"),
-        (&[("sarif-file", "a.sarif\nrevoked=999")], "control characters"),
-        (&[("fail-on", "high")], "fail-on must be any, live, active or none"),
+        (
+            &[("args", "--threads 1\n--no-ignore")],
+            "args must be one line",
+        ),
+        (
+            &[("sarif-file", "a.sarif\nrevoked=999")],
+            "input sarif-file: a.sarif\\nrevoked=999: a path with control characters",
+        ),
+        (
+            &[("fail-on", "high")],
+            "fail-on must be any, live, active or none",
+        ),
         (&[("mode", "everything")], "mode must be"),
         (&[("args", "--max-file-size 1X")], "1X"),
     ];
@@ -1024,9 +1092,17 @@ fn action_refusals_are_annotations_and_outputs_name_written_files_only() {
             .find(|l| l.starts_with("::error title=skguard::"))
             .unwrap_or_else(|| panic!("{inputs:?}: no annotation: {}", run.log));
         assert!(annotation.contains(message), "{inputs:?}: {annotation}");
-        assert!(!run.raw_outputs.contains("revoked=999"), "{}", run.raw_outputs);
+        assert!(
+            !run.raw_outputs.contains("revoked=999"),
+            "{}",
+            run.raw_outputs
+        );
         assert_ne!(run.outputs["revoked"], "999");
-        assert_eq!(run.outputs["sarif-file"], "", "{inputs:?}: {}", run.raw_outputs);
+        assert_eq!(
+            run.outputs["sarif-file"], "",
+            "{inputs:?}: {}",
+            run.raw_outputs
+        );
         assert!(!w.join("skguard.sarif").exists(), "{inputs:?}");
         assert!(!w.join("a.sarif").exists());
     }
@@ -1054,8 +1130,16 @@ fn action_incomplete_answer_is_an_error_annotation_not_a_success() {
         "{}",
         run.log
     );
-    assert!(!run.summary.contains("No secret keys found"), "{}", run.summary);
+    assert!(
+        !run.summary.contains("No secret keys found"),
+        "{}",
+        run.summary
+    );
     assert!(run.summary.contains(gone), "{}", run.summary);
     let sarif = &run.outputs["sarif-file"];
-    assert!(!sarif.is_empty() && Path::new(sarif).is_file(), "{}", run.raw_outputs);
+    assert!(
+        !sarif.is_empty() && Path::new(sarif).is_file(),
+        "{}",
+        run.raw_outputs
+    );
 }

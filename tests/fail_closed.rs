@@ -47,7 +47,13 @@ fn inline_markers_suppress_only_the_key_next_to_them_in_every_mode() {
         .iter()
         .map(|key| fingerprint(key))
         .collect();
-    let check = |mode: &str, (code, findings, stats, stderr): (i32, Vec<serde_json::Value>, serde_json::Value, String)| {
+    let check = |mode: &str,
+                 (code, findings, stats, stderr): (
+        i32,
+        Vec<serde_json::Value>,
+        serde_json::Value,
+        String,
+    )| {
         assert_eq!(code, 1, "{mode}: {stderr}");
         assert_eq!(fingerprints(&findings), expected, "{mode}: {findings:#?}");
         assert_eq!(stats["suppressed"], 1, "{mode}: {stats}");
@@ -79,7 +85,10 @@ fn inline_markers_suppress_only_the_key_next_to_them_in_every_mode() {
     check("--staged", repo.scan(&["--staged"]));
     let head = repo.commit_all("bundle");
     check("--git", repo.scan(&["--git"]));
-    check("--range", repo.scan(&["--range", &format!("{base}..{head}")]));
+    check(
+        "--range",
+        repo.scan(&["--range", &format!("{base}..{head}")]),
+    );
 }
 
 /// Item 6: in a git work tree, what git tracks is scanned (and counted) even where .gitignore or
@@ -129,10 +138,7 @@ fn tracked_files_are_scanned_whatever_the_ignore_files_say() {
 
     // A folder of the work tree, typed as the path.
     let (_, findings, _, _) = scan_json(repo.path(), &["build"]);
-    assert!(
-        paths(&findings).contains("out/app.cfg"),
-        "{findings:#?}"
-    );
+    assert!(paths(&findings).contains("out/app.cfg"), "{findings:#?}");
     let (_, findings, _, _) = scan_json(&repo.path().join("build"), &[]);
     assert!(
         paths(&findings).contains("out/app.cfg"),
@@ -172,7 +178,10 @@ fn github_format_annotates_incomplete_answers_and_refusals() {
     );
     let md = fs::read_to_string(&summary).unwrap();
     assert!(!md.contains("No secret keys found"), "{md}");
-    assert!(md.contains("Incomplete") && md.contains("missing.txt"), "{md}");
+    assert!(
+        md.contains("Incomplete") && md.contains("missing.txt"),
+        "{md}"
+    );
 
     let out = skguard()
         .current_dir(dir.path())

@@ -45,8 +45,7 @@ pub fn run_event(args: EventArgs) -> Result<Status> {
             printable(&Path::new(&path).display().to_string())
         )
     })?;
-    let payload: Value =
-        serde_json::from_slice(&text).context("the event payload is not JSON")?;
+    let payload: Value = serde_json::from_slice(&text).context("the event payload is not JSON")?;
     let mut value = &payload;
     for key in args.field.split('.') {
         value = value.get(key).unwrap_or(&Value::Null);
@@ -197,7 +196,10 @@ mod tests {
         fs::create_dir_all(ws.join("sub")).unwrap();
         fs::create_dir_all(dir.path().join("outside")).unwrap();
         let canon = ws.canonicalize().unwrap();
-        assert_eq!(resolve_in_workspace(&ws, Path::new("."), false).unwrap(), canon);
+        assert_eq!(
+            resolve_in_workspace(&ws, Path::new("."), false).unwrap(),
+            canon
+        );
         assert_eq!(
             resolve_in_workspace(&ws, Path::new("sub"), false).unwrap(),
             canon.join("sub")
@@ -232,7 +234,10 @@ mod tests {
             "a\nrevoked=999",
             "nofolder/out.sarif",
         ] {
-            assert!(resolve_in_workspace(&ws, Path::new(bad), true).is_err(), "{bad:?}");
+            assert!(
+                resolve_in_workspace(&ws, Path::new(bad), true).is_err(),
+                "{bad:?}"
+            );
         }
         std::os::unix::fs::symlink("/tmp/elsewhere", ws.join("s.sarif")).unwrap();
         assert!(resolve_in_workspace(&ws, Path::new("s.sarif"), true).is_err());

@@ -222,7 +222,15 @@ fn collect_git(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
     };
     progress.finish();
     let keep_inline = target.range.is_some();
-    finish(matcher, allowlist, baseline, scan, incomplete, keep_inline, started)
+    finish(
+        matcher,
+        allowlist,
+        baseline,
+        scan,
+        incomplete,
+        keep_inline,
+        started,
+    )
 }
 
 fn collect_files(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
@@ -261,7 +269,15 @@ fn collect_files(target: &Target, baseline: Option<&Path>) -> Result<Collected> 
         progress.finish();
         scan
     };
-    finish(matcher, allowlist, baseline, scan, Vec::new(), false, started)
+    finish(
+        matcher,
+        allowlist,
+        baseline,
+        scan,
+        Vec::new(),
+        false,
+        started,
+    )
 }
 
 /// The configuration a git mode trusts: the index's copy for `--staged`; for `--range`, the copy in
@@ -552,7 +568,10 @@ pub fn run(args: ScanArgs) -> Result<Status> {
                 .is_some_and(|r| r.status == RevocationStatus::Failed)
             {
                 api_incomplete = true;
-                note(&mut collected.summary.problems, "a revocation failed: the key may still work (see the findings)");
+                note(
+                    &mut collected.summary.problems,
+                    "a revocation failed: the key may still work (see the findings)",
+                );
             }
             // With --fail-on active, a key that could not be checked leaves the answer open.
             if args.fail_on == FailOn::Active

@@ -59,7 +59,10 @@ pub(super) fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> 
 /// An `::error` annotation without a file: what made the answer incomplete, or why the run was
 /// refused. The message is printable (keys redacted, control characters escaped).
 pub fn error_annotation(message: &str) -> String {
-    format!("::error title=skguard::{}", escape_data(&printable(message)))
+    format!(
+        "::error title=skguard::{}",
+        escape_data(&printable(message))
+    )
 }
 
 /// Plain text in Markdown: keys redacted, control characters escaped, Markdown syntax escaped.

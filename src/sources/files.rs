@@ -7,12 +7,12 @@
 //! files are opened, and they are opened non-blocking and checked again after opening, so a FIFO or
 //! a device that appears between the walk and the open cannot hang a scan.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::collections::HashMap;
-use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -179,9 +179,13 @@ pub fn scan_paths(
         rest.par_iter().for_each_init(
             || (StreamScanner::new(matcher), Vec::new()),
             |(scanner, found), path| {
-                // Tracked, but gone from the work tree (deleted, sparse): nothing to scan.
-                if let Ok(meta) = std::fs::symlink_metadata(path) {
-                    shared.file(scanner, found, path, meta.file_type(), false);
+                // Tracked, but gone from the work tree (deleted, sparse): nothing to scan. A
+                // folder is a submodule (a gitlink): not a file of this work tree.
+                match std::fs::symlink_metadata(path) {
+                    Ok(meta) if !meta.is_dir() => {
+                        shared.file(scanner, found, path, meta.file_type(), false)
+                    }
+                    _ => {}
                 }
             },
         );
@@ -281,11 +285,11 @@ impl Shared<'_> {
     }
 }
 
-/// The files git tracks under the folders scanned, named as the walk names them, and whether the
-/// walk reached each.
+/// The files git tracks under the folders scanned, named as the walk names them (as bytes: cheap
+/// to hash), and whether the walk reached each.
 #[derive(Default)]
 struct Tracked {
-    index: HashMap<PathBuf, usize>,
+    index: HashMap<Vec<u8>, usize>,
     seen: Vec<AtomicBool>,
 }
 
@@ -308,55 +312,90 @@ impl Tracked {
             let Ok(prefix) = canonical.strip_prefix(&workdir) else {
                 continue;
             };
-            let index = match repo.index() {
-                Ok(index) => index,
-                Err(err) => {
-                    lock(warnings).push(format!(
-                        "cannot read the git index of {}: files git tracks that an ignore file lists \
-                         are not scanned ({}); --no-ignore scans them",
-                        root.display(),
-                        err.message()
-                    ));
-                    continue;
-                }
+            // Keys are made as the walk makes its paths (`root.join(name)`), in bytes.
+            let prefix = prefix.as_os_str().as_bytes();
+            let root_bytes = root.as_os_str().as_bytes();
+            let separator: &[u8] = if root_bytes.ends_with(b"/") {
+                b""
+            } else {
+                b"/"
             };
-            for entry in index.iter() {
-                // Submodules (gitlinks) are not files of this work tree.
-                if entry.mode & 0o170000 == 0o160000 {
-                    continue;
-                }
-                let path = Path::new(std::ffi::OsStr::from_bytes(&entry.path));
-                if let Ok(relative) = path.strip_prefix(prefix) {
+            let mut add = |path: &[u8]| {
+                let relative = if prefix.is_empty() {
+                    Some(path)
+                } else {
+                    path.strip_prefix(prefix)
+                        .and_then(|rest| rest.strip_prefix(b"/"))
+                };
+                if let Some(relative) = relative {
+                    let key = [root_bytes, separator, relative].concat();
                     let next = tracked.seen.len();
                     if let std::collections::hash_map::Entry::Vacant(slot) =
-                        tracked.index.entry(root.join(relative))
+                        tracked.index.entry(key)
                     {
                         slot.insert(next);
                         tracked.seen.push(AtomicBool::new(false));
                     }
                 }
+            };
+            // git's own listing is several times faster than libgit2's index reading on a large
+            // index; libgit2 when git cannot be run.
+            if let Some(listing) = ls_files(repo.path()) {
+                listing
+                    .split(|&b| b == 0)
+                    .filter(|p| !p.is_empty())
+                    .for_each(&mut add);
+                continue;
+            }
+            match repo.index() {
+                Ok(index) => index.iter().for_each(|entry| add(&entry.path)),
+                Err(err) => lock(warnings).push(format!(
+                    "cannot read the git index of {}: files git tracks that an ignore file lists \
+                     are not scanned ({}); --no-ignore scans them",
+                    root.display(),
+                    err.message()
+                )),
             }
         }
         tracked
     }
 
     fn mark(&self, path: &Path) {
-        if let Some(&i) = self.index.get(path) {
+        if self.index.is_empty() {
+            return;
+        }
+        if let Some(&i) = self.index.get(path.as_os_str().as_bytes()) {
             self.seen[i].store(true, Ordering::Relaxed);
         }
     }
 
     /// The tracked files the walk did not reach.
-    fn unseen(&self) -> Vec<&PathBuf> {
-        let mut rest: Vec<&PathBuf> = self
+    fn unseen(&self) -> Vec<PathBuf> {
+        let mut rest: Vec<PathBuf> = self
             .index
             .iter()
             .filter(|(_, &i)| !self.seen[i].load(Ordering::Relaxed))
-            .map(|(path, _)| path)
+            .map(|(path, _)| PathBuf::from(std::ffi::OsStr::from_bytes(path)))
             .collect();
         rest.sort();
         rest
     }
+}
+
+/// `git ls-files -z` of the repository at `git_dir`: the tracked paths, NUL-separated. It reads
+/// the index only (no work tree, no content): the repository's configuration cannot make it run a
+/// program (no fsmonitor), and it takes no optional locks.
+fn ls_files(git_dir: &Path) -> Option<Vec<u8>> {
+    let out = std::process::Command::new("git")
+        .args(["-c", "core.fsmonitor=false", "--git-dir"])
+        .arg(git_dir)
+        .args(["ls-files", "-z", "--full-name"])
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status.success().then_some(out.stdout)
 }
 
 /// A poisoned lock only means another thread panicked; the data is still sound for our appends.

@@ -283,8 +283,14 @@ mod tests {
         assert!(allowed(&format!("{marker}{}{k}\n", " ".repeat(gap))));
         assert!(!allowed(&format!("{marker}{}{k}\n", " ".repeat(gap + 1))));
         // After the key: the marker starts at most 256 bytes after its last byte.
-        assert!(allowed(&format!("{k}{}{marker}\n", " ".repeat(MARKER_WINDOW - 1))));
-        assert!(!allowed(&format!("{k}{}{marker}\n", " ".repeat(MARKER_WINDOW))));
+        assert!(allowed(&format!(
+            "{k}{}{marker}\n",
+            " ".repeat(MARKER_WINDOW - 1)
+        )));
+        assert!(!allowed(&format!(
+            "{k}{}{marker}\n",
+            " ".repeat(MARKER_WINDOW)
+        )));
         // A newline between them, either side.
         assert!(!allowed(&format!("{marker}\n{k}\n")));
         assert!(!allowed(&format!("{k}\n# {marker}\n")));
