@@ -987,12 +987,12 @@ fn action_path_and_sarif_file_stay_in_the_workspace() {
 fn action_passes_the_default_branch_from_the_payload() {
     let (_remote, checkout, before, after) = remote_and_checkout(None);
     let w = checkout.path().join("w");
-    let null = "0".repeat(40);
+    let null_id = "0".repeat(40);
     let repository = json!({"default_branch": "main"});
     for (event, payload) in [
         (
             "push",
-            json!({"before": null, "after": after, "created": true, "repository": repository}),
+            json!({"before": null_id, "after": after, "created": true, "repository": repository}),
         ),
         (
             "push",
