@@ -18,7 +18,18 @@ fn s(x: &str) -> String {
 
 #[test]
 fn cli_fixture_tree_gives_exactly_the_expected_findings() {
-    let (code, findings, stats, _) = scan_json(&fixtures(), &[]);
+    // A copy outside any repository: in skguard's own checkout git tracks ignored/leak.env, and a
+    // tracked file is scanned whatever .gitignore says (tests/fail_closed.rs).
+    let copy = tempfile::tempdir().unwrap();
+    let mut cp = std::process::Command::new("cp");
+    assert!(cp
+        .arg("-a")
+        .arg(fixtures())
+        .arg(copy.path())
+        .status()
+        .unwrap()
+        .success());
+    let (code, findings, stats, _) = scan_json(&copy.path().join("scan"), &[]);
     assert_eq!(code, 1);
     let expected = vec![
         (s(".env"), 2, 9, s("live"), s("raw")),

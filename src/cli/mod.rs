@@ -4,6 +4,7 @@
 
 mod api;
 mod baseline;
+mod github;
 mod hook;
 mod rules;
 mod scan;
@@ -109,6 +110,12 @@ enum Command {
         #[arg(long, value_name = "DIR", conflicts_with = "command")]
         dir: Option<PathBuf>,
     },
+    /// For the GitHub Action: a field of the event payload.
+    #[command(hide = true)]
+    GithubEvent(github::EventArgs),
+    /// For the GitHub Action: an input path resolved inside GITHUB_WORKSPACE.
+    #[command(hide = true)]
+    GithubPath(github::PathArgs),
 }
 
 /// How a command ended, as an exit status.
@@ -134,6 +141,19 @@ pub fn main() -> ExitCode {
         Err(err) => {
             let err = better_suggestion(err.format(&mut command), &command, &args);
             let _ = err.print();
+            if err.use_stderr() && github::format_requested() {
+                let detail = err.to_string();
+                let message: Vec<&str> = detail
+                    .lines()
+                    .map(str::trim)
+                    .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"))
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                println!(
+                    "{}",
+                    skguard::report::github::error_annotation(&message.join(" "))
+                );
+            }
             return ExitCode::from(if err.use_stderr() { 2 } else { 0 });
         }
     };
@@ -150,6 +170,8 @@ pub fn main() -> ExitCode {
         Command::Rules { command } => rules::run(command),
         Command::Completions { shell } => completions(shell),
         Command::Man { command, dir } => man(&command, dir),
+        Command::GithubEvent(args) => github::run_event(args),
+        Command::GithubPath(args) => github::run_path(args),
     };
     match result {
         Ok(status) => ExitCode::from(status as u8),
@@ -163,10 +185,11 @@ pub fn main() -> ExitCode {
             }
             // Errors may quote scanned data (paths, configuration lines): never a key, never a
             // raw control character.
-            eprintln!(
-                "skguard: error: {}",
-                skguard::printable::printable_lines(&error_text(&err))
-            );
+            let text = skguard::printable::printable_lines(&error_text(&err));
+            eprintln!("skguard: error: {text}");
+            if github::format_requested() {
+                println!("{}", skguard::report::github::error_annotation(&text));
+            }
             ExitCode::from(2)
         }
     }

@@ -54,6 +54,10 @@ pub struct Target {
     /// Only the commits of B not in A (as `git rev-list A..B`); A may be the null id (a new branch).
     #[arg(long, value_name = "A..B", conflicts_with_all = ["no_ignore", "follow"])]
     pub range: Option<String>,
+    /// The default branch, for a range whose base is the null id (a new branch): its commits are
+    /// not scanned again [default: origin/HEAD, origin/main, origin/master, main, master].
+    #[arg(long, value_name = "REF")]
+    pub default_branch: Option<String>,
     /// Show progress on stderr even when it is not a terminal.
     #[arg(long)]
     pub progress: bool,
@@ -114,6 +118,9 @@ pub struct ScanArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub api: super::api::ApiArgs,
+    /// For the GitHub Action: append its outputs (counts, and the SARIF file when written) to FILE.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub github_output: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -223,7 +230,16 @@ fn collect_git(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
         scan
     };
     progress.finish();
-    finish(matcher, allowlist, baseline, scan, incomplete, started)
+    let keep_inline = target.range.is_some();
+    finish(
+        matcher,
+        allowlist,
+        baseline,
+        scan,
+        incomplete,
+        keep_inline,
+        started,
+    )
 }
 
 fn collect_files(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
@@ -266,7 +282,15 @@ fn collect_files(target: &Target, baseline: Option<&Path>) -> Result<Collected> 
         progress.finish();
         scan
     };
-    finish(matcher, allowlist, baseline, scan, Vec::new(), started)
+    finish(
+        matcher,
+        allowlist,
+        baseline,
+        scan,
+        Vec::new(),
+        false,
+        started,
+    )
 }
 
 /// A repository with no commits yet has no history: `--range` cannot be resolved there (an error),
@@ -365,6 +389,7 @@ fn finish(
     baseline: Option<&Path>,
     scan: Scan,
     incomplete: Vec<String>,
+    keep_inline: bool,
     started: Instant,
 ) -> Result<Collected> {
     let baseline = baseline.map(Baseline::load).transpose()?;
@@ -402,6 +427,7 @@ fn finish(
     let rules = matcher.rules().clone();
     let mut suppressed = 0u64;
     let mut found = Vec::with_capacity(hits.len());
+    let mut inline_suppressed = Vec::new();
     // From the end, giving memory back as it goes: hits and findings are never both whole.
     let mut hits = hits;
     while let Some(hit) = hits.pop() {
@@ -410,8 +436,11 @@ fn finish(
         }
         if hit.located.allowed_inline {
             suppressed += 1;
-            continue;
+            if !keep_inline {
+                continue;
+            }
         }
+        let allowed_inline = hit.located.allowed_inline;
         let c = hit.located.candidate;
         let inside = findings::builtin_inside(&rules, c.rule, &c.secret);
         let mut finding = Finding::new(
@@ -432,9 +461,14 @@ fn finish(
         if let Some((index, offset)) = inside {
             found.push(finding.as_rule(rules.get(index), index, offset));
         }
-        found.push(finding);
+        if allowed_inline {
+            inline_suppressed.push(finding);
+        } else {
+            found.push(finding);
+        }
     }
     findings::sort_and_dedup(&mut found);
+    findings::sort_and_dedup(&mut inline_suppressed);
     suppressed += suppress::apply(&mut found, &allowlist, baseline.as_ref()) as u64;
 
     // Sorted bits, not a hash set: 8 bytes a finding while a million findings are held.
@@ -451,6 +485,12 @@ fn finish(
         suppressed,
         unreadable: (unreadable.len() + incomplete.len()) as u64,
         elapsed_ms: started.elapsed().as_millis() as u64,
+        problems: unreadable
+            .iter()
+            .map(|p| format!("cannot read {}: {}", p.path, p.error))
+            .chain(incomplete)
+            .collect(),
+        inline_suppressed,
     };
     Ok(Collected {
         rules,
@@ -554,6 +594,14 @@ fn uri_base(target: &Target) -> Option<UriBase> {
 pub fn run(args: ScanArgs) -> Result<Status> {
     // Check what can be checked before the scan, so a mistake costs nothing.
     let outputs = outputs(&args.formats, args.output.as_deref())?;
+    let sarif_file = outputs
+        .iter()
+        .find(|(f, _)| *f == Format::Sarif)
+        .and_then(|(_, file)| file.clone());
+    if args.github_output.is_some() {
+        let sarif = sarif_file.as_deref().unwrap_or(Path::new(""));
+        super::github::check_output_value("sarif-file", &sarif.display().to_string())?;
+    }
     if args.revoke && (args.target.staged || args.target.no_ignore) {
         bail!(
             "--revoke is refused with {}: a key that has not left this machine is blocked, not revoked (remove it \
@@ -598,6 +646,10 @@ pub fn run(args: ScanArgs) -> Result<Status> {
                 .is_some_and(|r| r.status == RevocationStatus::Failed)
             {
                 api_incomplete = true;
+                note(
+                    &mut collected.summary.problems,
+                    "a revocation failed: the key may still work (see the findings)",
+                );
             }
             // With --fail-on active, a key that could not be checked leaves the answer open.
             if args.fail_on == FailOn::Active
@@ -606,6 +658,7 @@ pub fn run(args: ScanArgs) -> Result<Status> {
                     .is_some_and(|v| v.status == VerificationStatus::Unknown)
             {
                 api_incomplete = true;
+                note(&mut collected.summary.problems, "the key-management API could not answer for a key, so --fail-on active cannot tell whether it works");
             }
         }
     }
@@ -631,6 +684,9 @@ pub fn run(args: ScanArgs) -> Result<Status> {
         collected.findings.is_empty(),
     );
     write_outputs(&outputs, &report)?;
+    if let Some(file) = &args.github_output {
+        super::github::write_outputs(file, &collected.findings, sarif_file.as_deref())?;
+    }
     Ok(status)
 }
 
@@ -649,6 +705,13 @@ fn quiet_outputs(
         .into_iter()
         .filter(|(format, file)| !(*format == Format::Human && file.is_none()))
         .collect()
+}
+
+/// Adds `message` to what made the answer incomplete, once.
+fn note(problems: &mut Vec<String>, message: &str) {
+    if !problems.iter().any(|p| p == message) {
+        problems.push(message.to_string());
+    }
 }
 
 #[cfg(test)]

@@ -26,6 +26,9 @@ fn escape_property(s: &str) -> String {
 /// Every string from scanned data is [`printable`] first (no raw control character, no whole key),
 /// then escaped by the workflow-command rules, so nothing can start a command line.
 pub(super) fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
+    for problem in &report.summary.problems {
+        writeln!(out, "{}", error_annotation(problem))?;
+    }
     let listed = super::capped(report.findings, MAX_PER_FILE, usize::MAX);
     for &i in &listed {
         let f = &report.findings[i];
@@ -72,6 +75,15 @@ pub(super) fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> 
     Ok(())
 }
 
+/// An `::error` annotation without a file: what made the answer incomplete, or why the run was
+/// refused. The message is printable (keys redacted, control characters escaped).
+pub fn error_annotation(message: &str) -> String {
+    format!(
+        "::error title=skguard::{}",
+        escape_data(&printable(message))
+    )
+}
+
 /// Text in a table cell, outside a code span: printable, with Markdown's active characters
 /// escaped so that nothing from scanned data or the API becomes a link, code, bold text or HTML.
 fn cell(s: &str) -> String {
@@ -106,7 +118,10 @@ pub fn summary_markdown(report: &Report<'_>) -> String {
         })
         .count();
     let mut md = String::from("## skguard\n\n");
-    if findings.is_empty() {
+    let incomplete = report.summary.unreadable > 0 || !report.summary.problems.is_empty();
+    if findings.is_empty() && incomplete {
+        md.push_str("⚠️ **Incomplete**: no key found in what could be read, but not everything could be (below).\n");
+    } else if findings.is_empty() {
         md.push_str("✅ No secret keys found.\n");
     } else {
         md.push_str(&format!(
@@ -171,11 +186,34 @@ pub fn summary_markdown(report: &Report<'_>) -> String {
              4. Not a real key? Add `skguard:allow` to its line, or its fingerprint to `[allowlist]` in `.skguard.toml`.\n",
         );
     }
-    if report.summary.unreadable > 0 {
+    let inline = &report.summary.inline_suppressed;
+    if !inline.is_empty() {
         md.push_str(&format!(
-            "\n⚠️ {} things could not be read: this answer is incomplete (see the step's log).\n",
-            report.summary.unreadable
+            "\n### Suppressed by an inline marker ({})\n\nA `skguard:allow` (or `gitleaks:allow`, `pragma: allowlist secret`) \
+             next to the key hides it: check that each one is not a real key.\n\n\
+             | | Key | Where | Commit |\n|---|---|---|---|\n",
+            inline.len()
         ));
+        for f in inline {
+            let commit = f
+                .commit
+                .as_deref()
+                .map(|c| format!("`{}`", &c[..c.len().min(12)]))
+                .unwrap_or_default();
+            md.push_str(&format!(
+                "| {} | `{}` | {}:{} | {commit} |\n",
+                f.kind,
+                f.redacted,
+                cell(&f.path),
+                f.line
+            ));
+        }
+    }
+    if incomplete {
+        md.push_str("\n⚠️ **This answer is incomplete** (see also the step's log):\n\n");
+        for problem in &report.summary.problems {
+            md.push_str(&format!("- {}\n", cell(problem)));
+        }
     }
     md
 }

@@ -66,6 +66,13 @@ pub struct Summary {
     /// Things it was asked to scan and could not read: the answer is incomplete.
     pub unreadable: u64,
     pub elapsed_ms: u64,
+    /// What made the answer incomplete, one message each (GitHub annotations and step summary).
+    #[serde(skip)]
+    pub problems: Vec<String>,
+    /// `--range`: the keys an inline marker suppressed, listed in the step summary (a pull request
+    /// can add its own marker, and reviewers should see it).
+    #[serde(skip)]
+    pub inline_suppressed: Vec<Finding>,
 }
 
 /// Everything a format writes.

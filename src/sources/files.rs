@@ -1,16 +1,19 @@
 //! Files and folders as they are on disk.
 //!
 //! The `ignore` crate's parallel walker enumerates them: `.gitignore` and `.ignore` are respected
-//! (unless `--no-ignore`), hidden files are scanned (`.env` is where keys live), `.git` is never
+//! (unless `--no-ignore`) for untracked files only: in a git work tree, every file git tracks is
+//! scanned whatever an ignore file says (as in git), hidden files are scanned (`.env` is where keys live), `.git` is never
 //! entered, and symbolic links are followed only when asked (the walker detects loops). Only regular
 //! files are opened, and they are opened non-blocking and checked again after opening, so a FIFO or
 //! a device that appears between the walk and the open cannot hang a scan.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use ignore::{WalkBuilder, WalkState};
@@ -123,27 +126,39 @@ pub fn scan_paths(
         .threads(options.threads)
         .filter_entry(|entry| entry.file_name() != ".git");
 
-    let counters = Counters::default();
-    let hits = Mutex::new(Vec::new());
-    let unreadable = Mutex::new(Vec::new());
-    let warnings = Mutex::new(Vec::new());
+    let shared = Shared {
+        counters: Counters::default(),
+        hits: Mutex::new(Vec::new()),
+        unreadable: Mutex::new(Vec::new()),
+        warnings: Mutex::new(Vec::new()),
+        style,
+        options,
+        progress,
+    };
+    // In a git work tree, ignore rules apply to untracked files only: what git tracks is scanned
+    // even where an ignore file lists it. The walk marks the tracked files it reaches; the others
+    // (ignored, or in ignored folders) are scanned after it.
+    let tracked = if options.no_ignore {
+        Tracked::default()
+    } else {
+        Tracked::of(roots, &shared.warnings)
+    };
 
     builder.build_parallel().run(|| {
         let mut scanner = StreamScanner::new(matcher);
         let mut found = Vec::new();
-        let (counters, hits, unreadable, warnings, style) =
-            (&counters, &hits, &unreadable, &warnings, &style);
+        let (shared, tracked) = (&shared, &tracked);
         Box::new(move |entry| {
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(err) => {
                     if is_loop(&err) {
-                        counters.loops.fetch_add(1, Ordering::Relaxed);
+                        shared.counters.loops.fetch_add(1, Ordering::Relaxed);
                     } else if err.io_error().is_some() {
-                        let (path, error) = split_walk_error(&err, style);
-                        lock(unreadable).push(Unreadable { path, error });
+                        let (path, error) = split_walk_error(&err, &shared.style);
+                        lock(&shared.unreadable).push(Unreadable { path, error });
                     } else {
-                        lock(warnings).push(err.to_string());
+                        lock(&shared.warnings).push(err.to_string());
                     }
                     return WalkState::Continue;
                 }
@@ -154,92 +169,44 @@ pub fn scan_paths(
             if file_type.is_dir() {
                 return WalkState::Continue;
             }
+            tracked.mark(entry.path());
             // A path typed on the command line is followed even when it is a link.
-            let explicit = entry.depth() == 0;
-            if file_type.is_symlink() && !explicit {
-                counters.symlinks.fetch_add(1, Ordering::Relaxed);
-                return WalkState::Continue;
-            }
-            if !file_type.is_file() && !file_type.is_symlink() {
-                counters.not_regular.fetch_add(1, Ordering::Relaxed);
-                return WalkState::Continue;
-            }
-            let path = entry.path();
-            // The reported path is made only for files with something to report.
-            match open_regular(path, options.follow || explicit) {
-                Ok(Opened::File(mut file, len)) => {
-                    if options.max_file_size.is_some_and(|max| len > max) {
-                        counters.too_large.fetch_add(1, Ordering::Relaxed);
-                        return WalkState::Continue;
-                    }
-                    found.clear();
-                    match scanner.scan(&mut file, &mut found) {
-                        Ok(bytes) => {
-                            counters.files.fetch_add(1, Ordering::Relaxed);
-                            counters.bytes.fetch_add(bytes, Ordering::Relaxed);
-                            progress.item(bytes);
-                            let opened = match scanner.archive() {
-                                Some(kind) if options.archive.depth > 0 => {
-                                    let shown = style.display(path);
-                                    let scan = archive::scan_file(
-                                        &mut scanner,
-                                        &shown,
-                                        &mut file,
-                                        len,
-                                        kind,
-                                        &options.archive,
-                                    );
-                                    Some((shown, scan))
-                                }
-                                _ => None,
-                            };
-                            if let Some((shown, scan)) = opened {
-                                let notes = archive_hits(counters, &shown, scan, &mut found);
-                                lock(hits).extend(notes.0);
-                                lock(warnings).extend(notes.1);
-                            }
-                            if !found.is_empty() {
-                                let shown = style.display(path);
-                                let mut hits = lock(hits);
-                                hits.extend(found.drain(..).map(|located| Hit {
-                                    path: shown.clone(),
-                                    commit: None,
-                                    located,
-                                }));
-                                found.shrink_to(1024);
-                            }
-                            super::path_keys::push_for_file(
-                                matcher,
-                                path,
-                                || style.display(path),
-                                hits,
-                            );
-                        }
-                        Err(err) => lock(unreadable).push(Unreadable {
-                            path: style.display(path),
-                            error: err.to_string(),
-                        }),
-                    }
-                }
-                Ok(Opened::NotRegular) => {
-                    counters.not_regular.fetch_add(1, Ordering::Relaxed);
-                }
-                Ok(Opened::Symlink) => {
-                    counters.symlinks.fetch_add(1, Ordering::Relaxed);
-                }
-                // Listed by the walk, gone when opened: nothing is left to scan.
-                Err(err) if err.kind() == io::ErrorKind::NotFound && !explicit => {
-                    counters.vanished.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(err) => lock(unreadable).push(Unreadable {
-                    path: style.display(path),
-                    error: err.to_string(),
-                }),
-            }
+            shared.file(
+                &mut scanner,
+                &mut found,
+                entry.path(),
+                file_type,
+                entry.depth() == 0,
+            );
             WalkState::Continue
         })
     });
 
+    let rest = tracked.unseen();
+    if !rest.is_empty() {
+        use rayon::prelude::*;
+        rest.par_iter().for_each_init(
+            || (StreamScanner::new(matcher), Vec::new()),
+            |(scanner, found), path| {
+                // Tracked, but gone from the work tree (deleted, sparse): nothing to scan. A
+                // folder is a submodule (a gitlink): not a file of this work tree.
+                match std::fs::symlink_metadata(path) {
+                    Ok(meta) if !meta.is_dir() => {
+                        shared.file(scanner, found, path, meta.file_type(), false)
+                    }
+                    _ => {}
+                }
+            },
+        );
+    }
+
+    let Shared {
+        counters,
+        hits,
+        unreadable,
+        warnings,
+        ..
+    } = shared;
     let mut unreadable = unreadable.into_inner().unwrap_or_else(|e| e.into_inner());
     unreadable.sort_by(|a, b| a.path.cmp(&b.path));
     Scan {
@@ -283,6 +250,218 @@ fn archive_hits(
         })
         .collect();
     (hits, warnings)
+}
+
+/// What the walk's threads share.
+struct Shared<'a> {
+    counters: Counters,
+    hits: Mutex<Vec<Hit>>,
+    unreadable: Mutex<Vec<Unreadable>>,
+    warnings: Mutex<Vec<String>>,
+    style: PathStyle,
+    options: &'a WalkOptions,
+    progress: &'a Progress,
+}
+
+impl Shared<'_> {
+    /// Scans the file at `path` (not a folder); `explicit` when it was typed on the command line.
+    fn file(
+        &self,
+        scanner: &mut StreamScanner<'_>,
+        found: &mut Vec<super::Located>,
+        path: &Path,
+        file_type: std::fs::FileType,
+        explicit: bool,
+    ) {
+        let (counters, options, style) = (&self.counters, self.options, &self.style);
+        if file_type.is_symlink() && !explicit {
+            counters.symlinks.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if !file_type.is_file() && !file_type.is_symlink() {
+            counters.not_regular.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        // The reported path is made only for files with something to report.
+        match open_regular(path, options.follow || explicit) {
+            Ok(Opened::File(mut file, len)) => {
+                if options.max_file_size.is_some_and(|max| len > max) {
+                    counters.too_large.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                found.clear();
+                match scanner.scan(&mut file, found) {
+                    Ok(bytes) => {
+                        counters.files.fetch_add(1, Ordering::Relaxed);
+                        counters.bytes.fetch_add(bytes, Ordering::Relaxed);
+                        self.progress.item(bytes);
+                        if let Some(kind) = scanner.archive().filter(|_| options.archive.depth > 0)
+                        {
+                            let shown = style.display(path);
+                            let scan = archive::scan_file(
+                                scanner,
+                                &shown,
+                                &mut file,
+                                len,
+                                kind,
+                                &options.archive,
+                            );
+                            let (hits, warnings) = archive_hits(counters, &shown, scan, found);
+                            lock(&self.hits).extend(hits);
+                            lock(&self.warnings).extend(warnings);
+                        }
+                        if !found.is_empty() {
+                            let shown = style.display(path);
+                            let mut hits = lock(&self.hits);
+                            hits.extend(found.drain(..).map(|located| Hit {
+                                path: shown.clone(),
+                                commit: None,
+                                located,
+                            }));
+                            found.shrink_to(1024);
+                        }
+                        super::path_keys::push_for_file(
+                            scanner.matcher(),
+                            path,
+                            || style.display(path),
+                            &self.hits,
+                        );
+                    }
+                    Err(err) => lock(&self.unreadable).push(Unreadable {
+                        path: style.display(path),
+                        error: err.to_string(),
+                    }),
+                }
+            }
+            Ok(Opened::NotRegular) => {
+                counters.not_regular.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(Opened::Symlink) => {
+                counters.symlinks.fetch_add(1, Ordering::Relaxed);
+            }
+            // Listed by the walk, gone when opened: nothing is left to scan.
+            Err(err) if err.kind() == io::ErrorKind::NotFound && !explicit => {
+                counters.vanished.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(err) => lock(&self.unreadable).push(Unreadable {
+                path: style.display(path),
+                error: err.to_string(),
+            }),
+        }
+    }
+}
+
+/// The files git tracks under the folders scanned, named as the walk names them (as bytes: cheap
+/// to hash), and whether the walk reached each.
+#[derive(Default)]
+struct Tracked {
+    index: HashMap<Vec<u8>, usize>,
+    seen: Vec<AtomicBool>,
+}
+
+impl Tracked {
+    /// Reads the index of the work tree that holds each folder of `roots` (files typed on the
+    /// command line are scanned whatever the ignore rules say). A repository whose index cannot
+    /// be read is said in a warning; outside a repository there is nothing to do.
+    fn of(roots: &[PathBuf], warnings: &Mutex<Vec<String>>) -> Tracked {
+        let mut tracked = Tracked::default();
+        for root in roots.iter().filter(|r| r.is_dir()) {
+            let Ok(repo) = git2::Repository::discover(root) else {
+                continue;
+            };
+            let Some(workdir) = repo.workdir() else {
+                continue;
+            };
+            let (Ok(workdir), Ok(canonical)) = (workdir.canonicalize(), root.canonicalize()) else {
+                continue;
+            };
+            let Ok(prefix) = canonical.strip_prefix(&workdir) else {
+                continue;
+            };
+            // Keys are made as the walk makes its paths (`root.join(name)`), in bytes.
+            let prefix = prefix.as_os_str().as_bytes();
+            let root_bytes = root.as_os_str().as_bytes();
+            let separator: &[u8] = if root_bytes.ends_with(b"/") {
+                b""
+            } else {
+                b"/"
+            };
+            let mut add = |path: &[u8]| {
+                let relative = if prefix.is_empty() {
+                    Some(path)
+                } else {
+                    path.strip_prefix(prefix)
+                        .and_then(|rest| rest.strip_prefix(b"/"))
+                };
+                if let Some(relative) = relative {
+                    let key = [root_bytes, separator, relative].concat();
+                    let next = tracked.seen.len();
+                    if let std::collections::hash_map::Entry::Vacant(slot) =
+                        tracked.index.entry(key)
+                    {
+                        slot.insert(next);
+                        tracked.seen.push(AtomicBool::new(false));
+                    }
+                }
+            };
+            // git's own listing is several times faster than libgit2's index reading on a large
+            // index; libgit2 when git cannot be run.
+            if let Some(listing) = ls_files(repo.path()) {
+                listing
+                    .split(|&b| b == 0)
+                    .filter(|p| !p.is_empty())
+                    .for_each(&mut add);
+                continue;
+            }
+            match repo.index() {
+                Ok(index) => index.iter().for_each(|entry| add(&entry.path)),
+                Err(err) => lock(warnings).push(format!(
+                    "cannot read the git index of {}: files git tracks that an ignore file lists \
+                     are not scanned ({}); --no-ignore scans them",
+                    root.display(),
+                    err.message()
+                )),
+            }
+        }
+        tracked
+    }
+
+    fn mark(&self, path: &Path) {
+        if self.index.is_empty() {
+            return;
+        }
+        if let Some(&i) = self.index.get(path.as_os_str().as_bytes()) {
+            self.seen[i].store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// The tracked files the walk did not reach.
+    fn unseen(&self) -> Vec<PathBuf> {
+        let mut rest: Vec<PathBuf> = self
+            .index
+            .iter()
+            .filter(|(_, &i)| !self.seen[i].load(Ordering::Relaxed))
+            .map(|(path, _)| PathBuf::from(std::ffi::OsStr::from_bytes(path)))
+            .collect();
+        rest.sort();
+        rest
+    }
+}
+
+/// `git ls-files -z` of the repository at `git_dir`: the tracked paths, NUL-separated. It reads
+/// the index only (no work tree, no content): the repository's configuration cannot make it run a
+/// program (no fsmonitor), and it takes no optional locks.
+fn ls_files(git_dir: &Path) -> Option<Vec<u8>> {
+    let out = std::process::Command::new("git")
+        .args(["-c", "core.fsmonitor=false", "--git-dir"])
+        .arg(git_dir)
+        .args(["ls-files", "-z", "--full-name"])
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status.success().then_some(out.stdout)
 }
 
 /// A poisoned lock only means another thread panicked; the data is still sound for our appends.

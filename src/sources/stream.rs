@@ -1,7 +1,7 @@
 //! Scanning one stream of bytes (a file, standard input, a blob) in bounded memory.
 //!
 //! The stream is read in chunks into one reusable buffer. Consecutive chunks overlap: a chunk keeps
-//! [`CONTEXT_BEFORE`] bytes of the previous one in front and leaves the matcher's context after it
+//! [`KEEP_BEFORE`] bytes of the previous one in front and leaves the matcher's context after it
 //! for the next one, so no key, and no byte a decoder looks at around a key, is ever cut. Each
 //! candidate belongs to the one chunk whose kept range holds its offset. Reads, never memory maps:
 //! a file truncated while it is read ends the stream early instead of killing the process.
@@ -13,6 +13,9 @@ use memchr::{memchr, memmem, memrchr};
 use super::archive;
 use crate::findings::Encoding;
 use crate::matching::{Candidate, Matcher, CONTEXT_BEFORE};
+
+/// How far from a key (its first or last byte) an inline marker may start and still suppress it.
+pub const MARKER_WINDOW: usize = 256;
 
 /// Bytes read at once (the buffer also holds the matcher's context after them).
 pub const CHUNK: usize = 256 * 1024;
@@ -51,7 +54,7 @@ impl<'m> StreamScanner<'m> {
     pub fn new(matcher: &'m Matcher) -> StreamScanner<'m> {
         StreamScanner {
             matcher,
-            buf: vec![0; CHUNK + matcher.context_after()],
+            buf: vec![0; CHUNK + context_after(matcher)],
             candidates: Vec::new(),
             markers: INLINE_MARKERS
                 .iter()
@@ -61,6 +64,11 @@ impl<'m> StreamScanner<'m> {
         }
     }
 
+    /// The matcher this scanner runs.
+    pub fn matcher(&self) -> &'m Matcher {
+        self.matcher
+    }
+
     /// The kind of archive the last stream scanned is, by its first bytes.
     pub fn archive(&self) -> Option<archive::Kind> {
         self.archive
@@ -68,7 +76,7 @@ impl<'m> StreamScanner<'m> {
 
     /// Scans `reader` to its end, appending what it finds to `out`; returns the bytes read.
     pub fn scan(&mut self, reader: &mut dyn Read, out: &mut Vec<Located>) -> io::Result<u64> {
-        let after = self.matcher.context_after();
+        let after = context_after(self.matcher);
         let mut filled = 0;
         let mut base = 0u64;
         let mut keep_from = 0;
@@ -97,14 +105,7 @@ impl<'m> StreamScanner<'m> {
                 } else {
                     cursor.column()
                 };
-                let allowed_inline = {
-                    let start = memrchr(b'\n', &buf[..candidate.offset]).map_or(0, |i| i + 1);
-                    let end = memchr(b'\n', &buf[candidate.offset..])
-                        .map_or(filled, |i| candidate.offset + i);
-                    self.markers
-                        .iter()
-                        .any(|m| m.find(&buf[start..end]).is_some())
-                };
+                let allowed_inline = allowed_inline(&self.markers, buf, &candidate);
                 out.push(Located {
                     line: cursor.line,
                     column,
@@ -115,14 +116,53 @@ impl<'m> StreamScanner<'m> {
             if eof {
                 return Ok(total);
             }
-            let next = keep_to - CONTEXT_BEFORE;
+            let next = keep_to - KEEP_BEFORE;
             cursor.advance(buf, base, next);
             self.buf.copy_within(next..filled, 0);
             filled -= next;
             base += next as u64;
-            keep_from = CONTEXT_BEFORE;
+            keep_from = KEEP_BEFORE;
         }
     }
+}
+
+/// Whether an inline marker suppresses `candidate`: no newline between marker and key, and the
+/// marker starts within [`MARKER_WINDOW`] bytes of the key's first or last stored byte (the
+/// chunks keep that much around every key, see `scan`).
+fn allowed_inline(markers: &[memmem::Finder<'_>], buf: &[u8], candidate: &Candidate) -> bool {
+    let first = candidate.offset;
+    let last = (first + stored_len(candidate)).min(buf.len()) - 1;
+    let lo = first.saturating_sub(MARKER_WINDOW);
+    let lo = memrchr(b'\n', &buf[lo..first]).map_or(lo, |i| lo + i + 1);
+    markers.iter().any(|m| {
+        let hi = (last + MARKER_WINDOW + m.needle().len()).min(buf.len());
+        // Same line as the key's first encoded character (where it is reported).
+        let hi = memchr(b'\n', &buf[first..hi]).map_or(hi, |i| first + i);
+        m.find(&buf[lo..hi]).is_some()
+    })
+}
+
+/// The bytes a key's stored form takes, at least: a raw or escaped key is as long as the key;
+/// UTF-16 twice that; base64 four characters for three bytes. (An estimate that never exceeds
+/// the stored form, so a marker is never taken from farther away than the rule allows.)
+fn stored_len(candidate: &Candidate) -> usize {
+    let len = candidate.secret.expose().len();
+    match candidate.encoding {
+        Encoding::Utf16 => 2 * len,
+        Encoding::Base64 => len * 4 / 3,
+        _ => len,
+    }
+    .max(1)
+}
+
+/// Bytes kept in front of a chunk: the matcher's context and the marker window before a key.
+const KEEP_BEFORE: usize = CONTEXT_BEFORE + MARKER_WINDOW;
+
+/// Bytes left after a chunk for the next one: the matcher's context (which holds a whole stored
+/// key) and the marker window after a key, with the longest marker.
+fn context_after(matcher: &Matcher) -> usize {
+    let longest = INLINE_MARKERS.iter().map(|m| m.len()).max().unwrap_or(0);
+    matcher.context_after() + MARKER_WINDOW + longest
 }
 
 /// Fills `buf[*filled..]`; true at the end of the stream.
@@ -246,10 +286,76 @@ mod tests {
         assert_eq!(allowed, vec![true, false, true, true]);
     }
 
+    /// The inline-marker rule: same line, marker starting within 256 bytes of the key's first or
+    /// last byte; before or after the key; across chunk boundaries.
+    #[test]
+    fn inline_markers_count_only_near_the_key_on_its_line() {
+        let k = key(5);
+        let marker = "skguard:allow";
+        let allowed = |text: &str| scan(text.as_bytes())[0].3;
+        // Before the key: its first byte is at most 256 bytes after the marker's start.
+        let gap = MARKER_WINDOW - marker.len();
+        assert!(allowed(&format!("{marker}{}{k}\n", " ".repeat(gap))));
+        assert!(!allowed(&format!("{marker}{}{k}\n", " ".repeat(gap + 1))));
+        // After the key: the marker starts at most 256 bytes after its last byte.
+        assert!(allowed(&format!(
+            "{k}{}{marker}\n",
+            " ".repeat(MARKER_WINDOW - 1)
+        )));
+        assert!(!allowed(&format!(
+            "{k}{}{marker}\n",
+            " ".repeat(MARKER_WINDOW)
+        )));
+        // A newline between them, either side.
+        assert!(!allowed(&format!("{marker}\n{k}\n")));
+        assert!(!allowed(&format!("{k}\n# {marker}\n")));
+        assert!(!allowed(&format!("{k}\r\n{marker}\n")));
+        // 160 KB away on one minified line.
+        assert!(!allowed(&format!("{k};{}// {marker}", "x;".repeat(80_000))));
+        assert!(!allowed(&format!("/*{marker}*/{}{k}", "x;".repeat(80_000))));
+        // Base64 (a Kubernetes Secret): the marker after the encoded text.
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{k}\n"));
+        let found = scan(format!("key: {encoded} # {marker}\n").as_bytes());
+        assert_eq!(found.len(), 1);
+        assert!(found[0].3, "{found:?}");
+        // Near a chunk boundary, on either side: the chunks keep the window around every key.
+        for boundary in [CHUNK, 2 * CHUNK - KEEP_BEFORE] {
+            for delta in [-600i64, -300, -100, -1, 0, 1, 100, 300] {
+                let at = (boundary as i64 + delta) as usize;
+                for before in [true, false] {
+                    let mut text = vec![b'.'; 3 * CHUNK];
+                    text[..10].copy_from_slice(b"\n\n\n\n\n\n\n\n\n\n");
+                    text[at - 1] = b' ';
+                    text[at..at + k.len()].copy_from_slice(k.as_bytes());
+                    text[at + k.len()] = b' ';
+                    let m = if before {
+                        at - MARKER_WINDOW
+                    } else {
+                        at + k.len() - 1 + MARKER_WINDOW
+                    };
+                    text[m..m + marker.len()].copy_from_slice(marker.as_bytes());
+                    let found = scan(&text);
+                    assert_eq!(found.len(), 1, "{boundary} {delta} {before}");
+                    assert!(found[0].3, "{boundary} {delta} before={before}");
+                    // One byte farther: not suppressed.
+                    let mut farther = vec![b'.'; 3 * CHUNK];
+                    farther[at - 1] = b' ';
+                    farther[at..at + k.len()].copy_from_slice(k.as_bytes());
+                    farther[at + k.len()] = b' ';
+                    let m = if before { m - 1 } else { m + 1 };
+                    farther[m..m + marker.len()].copy_from_slice(marker.as_bytes());
+                    let found = scan(&farther);
+                    assert!(!found[0].3, "{boundary} {delta} before={before}: too far");
+                }
+            }
+        }
+    }
+
     #[test]
     fn keys_across_chunk_boundaries_are_found_once_with_right_lines() {
         // Keys at every offset around the first chunk boundaries, in a stream of several chunks.
-        for boundary in [CHUNK, 2 * CHUNK - CONTEXT_BEFORE] {
+        for boundary in [CHUNK, 2 * CHUNK - KEEP_BEFORE] {
             for delta in [-300i64, -256, -100, -30, -1, 0, 1, 17, 255, 600] {
                 let at = (boundary as i64 + delta) as usize;
                 let mut text = vec![b'.'; 3 * CHUNK];
