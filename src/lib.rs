@@ -18,6 +18,7 @@ pub mod findings;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod matching;
+pub mod pipeline;
 pub mod printable;
 pub mod report;
 pub mod rules;

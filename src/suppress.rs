@@ -19,7 +19,13 @@ use crate::findings::{is_fingerprint, Finding};
 /// The configuration's `[allowlist]`, compiled.
 #[derive(Debug, Clone)]
 pub struct Allowlist {
+    /// Globs with a `/`, over the whole path relative to the configuration's folder.
     paths: GlobSet,
+    /// Globs without `/`, over the last component after `/` or `!` (an archive member).
+    names: GlobSet,
+    /// Where reported paths start, relative to the configuration's folder (`sub/dir`), when they
+    /// do not start there.
+    base: Option<String>,
     regexes: RegexSet,
     fingerprints: HashSet<String>,
 }
@@ -28,6 +34,8 @@ impl Default for Allowlist {
     fn default() -> Self {
         Allowlist {
             paths: GlobSet::empty(),
+            names: GlobSet::empty(),
+            base: None,
             regexes: RegexSet::empty(),
             fingerprints: HashSet::new(),
         }
@@ -35,26 +43,29 @@ impl Default for Allowlist {
 }
 
 impl Allowlist {
-    /// Globs match reported paths (`/` separators); `*` stays within a folder and `**` crosses
-    /// folders; a glob without `/` matches a name at any depth, as in `.gitignore`.
+    /// Globs match paths relative to the configuration's folder (`/` separators, archive members
+    /// written `archive!member`), before any redaction; `*` stays within a folder and `**` crosses
+    /// folders; a glob without `/` matches the last component after `/` or `!`, as in `.gitignore`.
     pub fn compile(spec: &AllowlistSpec, origin: &str) -> Result<Allowlist, ConfigError> {
         let mut paths = GlobSetBuilder::new();
+        let mut names = GlobSetBuilder::new();
         for (i, glob) in spec.paths.iter().enumerate() {
             let glob = glob.trim_start_matches("./");
-            let pattern = if glob.contains('/') {
-                glob.to_string()
-            } else {
-                format!("**/{glob}")
-            };
-            let compiled = GlobBuilder::new(&pattern)
+            let compiled = GlobBuilder::new(glob)
                 .literal_separator(true)
                 .build()
                 .map_err(|e| ConfigError::new(origin, format!("[allowlist] paths[{i}]: {e}")))?;
-            paths.add(compiled);
+            if glob.contains('/') {
+                paths.add(compiled);
+            } else {
+                names.add(compiled);
+            }
         }
-        let paths = paths
-            .build()
-            .map_err(|e| ConfigError::new(origin, format!("[allowlist] paths: {e}")))?;
+        let built = |set: GlobSetBuilder| {
+            set.build()
+                .map_err(|e| ConfigError::new(origin, format!("[allowlist] paths: {e}")))
+        };
+        let (paths, names) = (built(paths)?, built(names)?);
         for (i, re) in spec.regexes.iter().enumerate() {
             regex::Regex::new(re)
                 .map_err(|e| ConfigError::new(origin, format!("[allowlist] regexes[{i}]: {e}")))?;
@@ -71,16 +82,67 @@ impl Allowlist {
         }
         Ok(Allowlist {
             paths,
+            names,
+            base: None,
             regexes,
             fingerprints: spec.fingerprints.iter().cloned().collect(),
         })
     }
 
+    /// Reported paths start at `base` (relative to the configuration's folder, `/` separators);
+    /// `None` when they already start there.
+    pub fn set_base(&mut self, base: Option<String>) {
+        self.base = base.filter(|b| !b.is_empty());
+    }
+
     pub fn allows(&self, finding: &Finding) -> bool {
         self.fingerprints.contains(&finding.fingerprint)
-            || self.paths.is_match(&finding.path)
+            || self.allows_path(&finding.path)
             || self.regexes.is_match(finding.secret.expose())
     }
+
+    /// Whether `path` (as reported: relative to the base) is allowlisted.
+    pub fn allows_path(&self, path: &str) -> bool {
+        if self.paths.is_empty() && self.names.is_empty() {
+            return false;
+        }
+        let full = config_relative(self.base.as_deref(), path);
+        let name = full.rsplit(['/', '!']).next().unwrap_or(&full);
+        self.paths.is_match(full.as_ref()) || self.names.is_match(name)
+    }
+}
+
+/// `path` (reported relative to `base`) relative to the configuration's folder: `base/path`, with
+/// `.` and `..` resolved outside archive members. An absolute path stays as it is.
+fn config_relative<'a>(base: Option<&str>, path: &'a str) -> std::borrow::Cow<'a, str> {
+    let (outer, member) = match path.split_once('!') {
+        Some((outer, member)) => (outer, Some(member)),
+        None => (path, None),
+    };
+    let plain = !outer.split('/').any(|c| c == "." || c == "..");
+    let base = base.filter(|_| !outer.starts_with('/'));
+    if base.is_none() && plain {
+        return path.into();
+    }
+    let mut parts: Vec<&str> = base.map_or_else(Vec::new, |b| b.split('/').collect());
+    for component in outer.split('/') {
+        match component {
+            "." | "" => {}
+            ".." if parts.last().is_some_and(|p| *p != "..") => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    let mut full = parts.join("/");
+    if outer.starts_with('/') {
+        full.insert(0, '/');
+    }
+    if let Some(member) = member {
+        full.push('!');
+        full.push_str(member);
+    }
+    full.into()
 }
 
 /// A baseline: fingerprints of findings accepted as known.
@@ -142,6 +204,11 @@ impl Baseline {
             fingerprints.insert(entry.fingerprint);
         }
         Ok(Baseline { fingerprints })
+    }
+
+    /// Adds the fingerprints of `other` (a `--baseline` on top of the configuration's).
+    pub fn extend(&mut self, other: Baseline) {
+        self.fingerprints.extend(other.fingerprints);
     }
 
     pub fn contains(&self, finding: &Finding) -> bool {

@@ -3,22 +3,17 @@
 use std::fs::{self, File};
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 
 use super::{parse_size, stdout_color, Status};
 use skguard::api::stage;
-use skguard::config::{self, Config};
-use skguard::findings::{self, Finding, RevocationStatus, VerificationStatus};
-use skguard::matching::Matcher;
-use skguard::printable::printable;
-use skguard::report::{self, Format, Report, Summary, UriBase};
-use skguard::rules::RuleSet;
-use skguard::sources::progress::{Display, Progress};
-use skguard::sources::{self, git, Scan, WalkOptions};
-use skguard::suppress::{self, Allowlist, Baseline};
+use skguard::findings::{Finding, VerificationStatus};
+use skguard::pipeline::{self, Flags, Mode, ScanRequest};
+use skguard::report::{self, Format, Report, UriBase};
+use skguard::sources::progress::Display;
+use skguard::sources::{self, git, WalkOptions};
 
 /// What to scan and with which rules: shared by `scan` and `baseline`.
 #[derive(Debug, Args)]
@@ -52,7 +47,7 @@ pub struct Target {
     #[arg(long)]
     pub git: bool,
     /// Only the commits of B not in A (as `git rev-list A..B`); A may be the null id (a new branch).
-    #[arg(long, value_name = "A..B", conflicts_with_all = ["no_ignore", "follow"])]
+    #[arg(long, value_name = "A..B")]
     pub range: Option<String>,
     /// The default branch, for a range whose base is the null id (a new branch): its commits are
     /// not scanned again [default: origin/HEAD, origin/main, origin/master, main, master].
@@ -61,27 +56,6 @@ pub struct Target {
     /// Show progress on stderr even when it is not a terminal.
     #[arg(long)]
     pub progress: bool,
-}
-
-impl Target {
-    fn progress(&self, what: &'static str) -> Progress {
-        let display = if std::io::stderr().is_terminal() {
-            Display::Terminal
-        } else if self.progress {
-            Display::Lines
-        } else {
-            Display::Hidden
-        };
-        Progress::start(display, what)
-    }
-
-    /// The repository folder of a git mode: the one PATH given.
-    fn repository(&self) -> Result<&Path> {
-        match self.paths.as_slice() {
-            [path] if path.as_os_str() != "-" => Ok(path),
-            _ => bail!("--staged, --git and --range take one PATH: the repository"),
-        }
-    }
 }
 
 #[derive(Debug, Args)]
@@ -152,351 +126,61 @@ impl FailOn {
 }
 
 /// Findings after suppression, with the summary of how they were found.
-pub struct Collected {
-    pub rules: RuleSet,
-    pub findings: Vec<Finding>,
-    pub summary: Summary,
-}
+pub use skguard::pipeline::Collected;
 
-impl Collected {
-    pub fn status(&self, fails: impl Fn(&Finding) -> bool) -> Status {
-        if self.summary.unreadable > 0 {
-            Status::Incomplete
-        } else if self.findings.iter().any(fails) {
-            Status::Findings
-        } else {
-            Status::Clean
-        }
-    }
-}
-
-/// Scans `target` and applies inline markers, the configuration's allowlist and `baseline`.
-/// Unreadable paths and warnings go to stderr as they are known.
-pub fn collect(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
-    if target.git || target.range.is_some() || target.staged {
-        collect_git(target, baseline)
+/// The exit status of `collected`: incomplete first, then whether a finding `fails`.
+pub fn status(collected: &Collected, fails: impl Fn(&Finding) -> bool) -> Status {
+    if collected.is_incomplete() {
+        Status::Incomplete
+    } else if collected.findings.iter().any(fails) {
+        Status::Findings
     } else {
-        collect_files(target, baseline)
+        Status::Clean
     }
 }
 
-fn collect_git(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
-    let started = Instant::now();
-    if target.threads > 0 {
-        // History scans run on rayon's pool; a second call (there is none) would only be refused.
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(target.threads)
-            .build_global();
-    }
-    let mut repo = git::open(target.repository()?)?;
-    no_commits_yet(&repo, target)?;
-    let (config, origin) = match &target.config {
-        Some(path) => (Config::load(path)?, path.display().to_string()),
-        None => git_config(&repo, target)?,
-    };
-    let (matcher, allowlist) = prepare(config, &origin)?;
-    let progress = target.progress("blobs");
-    let mut incomplete = Vec::new();
-    let scan = if target.staged {
-        git::scan_staged(&mut repo, &matcher, &progress)?
-    } else {
-        let commits = match &target.range {
-            Some(range) => {
-                let (base, tip) = git::parse_range(range)?;
-                git::Commits::Range {
-                    base: base.into(),
-                    tip: tip.into(),
-                }
-            }
-            None => git::Commits::All,
+impl Target {
+    /// The request the pipeline runs: the flags resolved once into a mode.
+    pub fn request(&self, baseline: Option<&Path>) -> Result<ScanRequest> {
+        let flags = Flags {
+            paths: self.paths.clone(),
+            staged: self.staged,
+            git: self.git,
+            range: self.range.clone(),
+            no_ignore: self.no_ignore,
+            follow: self.follow,
         };
-        let (scan, resolved) = git::scan_history(&repo, &matcher, &commits, &progress)?;
-        if let Some(missing) = resolved.and_then(|r| r.missing_base) {
-            incomplete.push(format!(
-                "the range base {missing} is not in this clone (a shallow clone, or a force push): every commit of \
-                 the range end that is here was scanned instead, so this answer may hold findings that are not new \
-                 and is incomplete. Fetch more history for an exact answer: `git fetch --deepen=100 origin`, or \
-                 `fetch-depth: 0` in actions/checkout"
-            ));
-        }
-        // History reports only paths with findings: the keys in those paths are findings too.
-        let mut scan = scan;
-        sources::path_keys::add_for_hits(&mut scan.hits, &matcher);
-        if repo.is_shallow() {
-            eprintln!(
-                "skguard: note: this is a shallow clone: history is scanned as far as it goes"
-            );
-        }
-        scan
-    };
-    progress.finish();
-    let keep_inline = target.range.is_some();
-    finish(
-        matcher,
-        allowlist,
-        baseline,
-        scan,
-        incomplete,
-        keep_inline,
-        started,
-    )
-}
-
-fn collect_files(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
-    let started = Instant::now();
-    let stdin = target.paths.iter().any(|p| p.as_os_str() == "-");
-    if stdin && target.paths.len() > 1 {
-        bail!("\"-\" (standard input) cannot be scanned together with other paths");
-    }
-    let config_path = match &target.config {
-        Some(path) => Some(path.clone()),
-        None => match target.paths.as_slice() {
-            [root] if root.is_dir() => Some(root.join(config::FILE_NAME)).filter(|p| p.is_file()),
-            _ => None,
-        },
-    };
-    let config = match &config_path {
-        Some(path) => Config::load(path)?,
-        None => Config::default(),
-    };
-    let origin = config_path.as_deref().map_or_else(
-        || config::FILE_NAME.to_string(),
-        |p| p.display().to_string(),
-    );
-    let (matcher, allowlist) = prepare(config, &origin)?;
-    let scan = if stdin {
-        sources::scan_reader(&matcher, "-", &mut io::stdin().lock())
-    } else {
-        let options = WalkOptions {
-            no_ignore: target.no_ignore,
-            follow: target.follow,
-            max_file_size: target.max_file_size,
-            threads: target.threads,
-            archive: sources::archive::Limits {
-                depth: target.archive_depth,
-                ..Default::default()
+        let display = if std::io::stderr().is_terminal() {
+            Display::Terminal
+        } else if self.progress {
+            Display::Lines
+        } else {
+            Display::Hidden
+        };
+        Ok(ScanRequest {
+            mode: Mode::resolve(&flags)?,
+            config: self.config.clone(),
+            baseline: baseline.map(Path::to_path_buf),
+            config_baseline: true,
+            walk: WalkOptions {
+                no_ignore: self.no_ignore,
+                follow: self.follow,
+                max_file_size: self.max_file_size,
+                threads: self.threads,
+                archive: sources::archive::Limits {
+                    depth: self.archive_depth,
+                    ..Default::default()
+                },
             },
-        };
-        let progress = target.progress("files");
-        let scan = sources::scan_paths(&matcher, &target.paths, &options, &progress);
-        progress.finish();
-        scan
-    };
-    finish(
-        matcher,
-        allowlist,
-        baseline,
-        scan,
-        Vec::new(),
-        false,
-        started,
-    )
+            threads: self.threads,
+            progress: display,
+        })
+    }
 }
 
-/// A repository with no commits yet has no history: `--range` cannot be resolved there (an error),
-/// and `--git` has nothing to scan (said on stderr). `--staged` is the first commit being made.
-fn no_commits_yet(repo: &git2::Repository, target: &Target) -> Result<()> {
-    // No commit anywhere: HEAD is unborn and no ref names a commit (libgit2's `is_empty` also
-    // wants HEAD on its own idea of the default branch name).
-    let unborn = repo
-        .head()
-        .is_err_and(|e| e.code() == git2::ErrorCode::UnbornBranch);
-    let no_refs = repo
-        .references()
-        .is_ok_and(|mut refs| refs.next().is_none());
-    if target.staged || !(unborn && no_refs) {
-        return Ok(());
-    }
-    let path =
-        skguard::printable::printable(&target.repository()?.display().to_string()).into_owned();
-    if target.range.is_some() {
-        bail!(
-            "{path}: no commits yet: a range needs commits to compare; commit first, or scan the files with \
-             `skguard scan {path}`"
-        );
-    }
-    eprintln!("skguard: note: {path}: no commits yet: there is no history to scan");
-    Ok(())
-}
-
-/// The configuration a git mode trusts: the index's copy for `--staged`; for `--range`, the copy in
-/// the range's base commit, so a pull request cannot allowlist its own leak (for a new branch, the
-/// remote's default branch); for `--git`, the work tree's copy, else HEAD's.
-fn git_config(repo: &git2::Repository, target: &Target) -> Result<(Config, String)> {
-    let name = config::FILE_NAME;
-    let (text, origin) = if target.staged {
-        (
-            git::staged_file(repo, name)?,
-            format!(":{name} (the index)"),
-        )
-    } else if let Some(range) = &target.range {
-        let (base, tip) = git::parse_range(range)?;
-        let resolved = git::resolve_range(repo, base, tip)?;
-        let trusted = resolved.base.or_else(|| {
-            let default = repo
-                .find_reference("refs/remotes/origin/HEAD")
-                .ok()?
-                .peel_to_commit()
-                .ok()?
-                .id();
-            (default != resolved.tip).then_some(default)
-        });
-        match trusted {
-            Some(id) => (git::commit_file(repo, id, name), format!("{id}:{name}")),
-            None => (None, name.to_string()),
-        }
-    } else {
-        let on_disk = git::root(repo).join(name);
-        if on_disk.is_file() {
-            (
-                Some(
-                    fs::read(&on_disk)
-                        .with_context(|| format!("cannot read {}", on_disk.display()))?,
-                ),
-                on_disk.display().to_string(),
-            )
-        } else {
-            let head = repo
-                .head()
-                .ok()
-                .and_then(|h| h.peel_to_commit().ok())
-                .map(|c| c.id());
-            (
-                head.and_then(|id| git::commit_file(repo, id, name)),
-                format!("HEAD:{name}"),
-            )
-        }
-    };
-    let config = match text {
-        Some(text) => Config::parse(&String::from_utf8_lossy(&text), &origin)?,
-        None => Config::default(),
-    };
-    Ok((config, origin))
-}
-
-/// The rules in force and the allowlist, from a configuration.
-fn prepare(config: Config, origin: &str) -> Result<(Matcher, Allowlist)> {
-    let mut rules = RuleSet::builtin();
-    rules.extend(config.rules, origin)?;
-    let allowlist = Allowlist::compile(&config.allowlist, origin)?;
-    Ok((Matcher::new(rules), allowlist))
-}
-
-/// From a source's hits to reported findings: inline markers, dedup and order, allowlist, baseline.
-fn finish(
-    matcher: Matcher,
-    allowlist: Allowlist,
-    baseline: Option<&Path>,
-    scan: Scan,
-    incomplete: Vec<String>,
-    keep_inline: bool,
-    started: Instant,
-) -> Result<Collected> {
-    let baseline = baseline.map(Baseline::load).transpose()?;
-    let Scan {
-        hits,
-        stats,
-        unreadable,
-        warnings,
-    } = scan;
-    for warning in &warnings {
-        eprintln!("skguard: warning: {}", printable(warning));
-    }
-    for problem in &unreadable {
-        eprintln!(
-            "skguard: cannot read {}: {}",
-            printable(&problem.path),
-            printable(&problem.error)
-        );
-    }
-    for problem in &incomplete {
-        eprintln!("skguard: {problem}");
-    }
-    if stats.submodules > 0 {
-        eprintln!(
-            "skguard: note: {} submodule {} not entered (scan each submodule on its own)",
-            stats.submodules,
-            if stats.submodules == 1 {
-                "entry"
-            } else {
-                "entries"
-            }
-        );
-    }
-
-    let rules = matcher.rules().clone();
-    let mut suppressed = 0u64;
-    let mut found = Vec::with_capacity(hits.len());
-    let mut inline_suppressed = Vec::new();
-    // From the end, giving memory back as it goes: hits and findings are never both whole.
-    let mut hits = hits;
-    while let Some(hit) = hits.pop() {
-        if hits.capacity() > 2 * hits.len() + 4096 {
-            hits.shrink_to_fit();
-        }
-        if hit.located.allowed_inline {
-            suppressed += 1;
-            if !keep_inline {
-                continue;
-            }
-        }
-        let allowed_inline = hit.located.allowed_inline;
-        let c = hit.located.candidate;
-        let inside = findings::builtin_inside(&rules, c.rule, &c.secret);
-        let mut finding = Finding::new(
-            rules.get(c.rule),
-            c.rule,
-            hit.path,
-            hit.located.line,
-            hit.located.column,
-            c.secret,
-            c.encoding,
-        );
-        if let Some(commit) = hit.commit {
-            finding.commit = Some(commit.id.as_str().into());
-            finding.author = Some(commit.author.as_str().into());
-            finding.date = Some(commit.date.as_str().into());
-        }
-        // A user's rule never hides the built-in finding of a key inside its match.
-        if let Some((index, offset)) = inside {
-            found.push(finding.as_rule(rules.get(index), index, offset));
-        }
-        if allowed_inline {
-            inline_suppressed.push(finding);
-        } else {
-            found.push(finding);
-        }
-    }
-    findings::sort_and_dedup(&mut found);
-    findings::sort_and_dedup(&mut inline_suppressed);
-    suppressed += suppress::apply(&mut found, &allowlist, baseline.as_ref()) as u64;
-
-    // Sorted bits, not a hash set: 8 bytes a finding while a million findings are held.
-    let mut distinct: Vec<u64> = found
-        .iter()
-        .map(|f| findings::fingerprint_bits(&f.fingerprint))
-        .collect();
-    distinct.sort_unstable();
-    distinct.dedup();
-    let summary = Summary {
-        scanned: stats,
-        findings: found.len() as u64,
-        distinct_keys: distinct.len() as u64,
-        suppressed,
-        unreadable: (unreadable.len() + incomplete.len()) as u64,
-        elapsed_ms: started.elapsed().as_millis() as u64,
-        problems: unreadable
-            .iter()
-            .map(|p| format!("cannot read {}: {}", p.path, p.error))
-            .chain(incomplete)
-            .collect(),
-        inline_suppressed,
-    };
-    Ok(Collected {
-        rules,
-        findings: found,
-        summary,
-    })
+/// Scans `target` and applies inline markers, the configuration's allowlist and baselines.
+pub fn collect(request: &ScanRequest) -> Result<Collected> {
+    Ok(pipeline::collect(request)?)
 }
 
 /// Where each requested format goes: `None` is standard output.
@@ -580,14 +264,16 @@ pub fn write_outputs(outputs: &[(Format, Option<PathBuf>)], report: &Report<'_>)
 
 /// What reported paths are relative to, for SARIF's repository-relative URIs: the work tree's root
 /// in git modes, the one folder scanned, else the current folder (paths as typed).
-fn uri_base(target: &Target) -> Option<UriBase> {
-    let git_mode = target.git || target.range.is_some() || target.staged;
-    match target.paths.as_slice() {
-        [path] if git_mode => git::open(path)
+fn uri_base(mode: &Mode) -> Option<UriBase> {
+    match mode {
+        Mode::Staged(path) | Mode::History(path, _) => git::open(path)
             .ok()
             .map(|repo| UriBase::new(&git::root(&repo))),
-        [path] if path.is_dir() => Some(UriBase::new(path)),
-        _ => Some(UriBase::new(Path::new("."))),
+        Mode::Paths(paths) => match paths.as_slice() {
+            [path] if path.is_dir() => Some(UriBase::new(path)),
+            _ => Some(UriBase::new(Path::new("."))),
+        },
+        Mode::Stdin => Some(UriBase::new(Path::new("."))),
     }
 }
 
@@ -626,43 +312,23 @@ pub fn run(args: ScanArgs) -> Result<Status> {
         None
     };
 
-    let mut collected = collect(&args.target, args.baseline.as_deref())?;
+    let request = args.target.request(args.baseline.as_deref())?;
+    let mut collected = collect(&request)?;
     let mut api_incomplete = false;
     if let Some((client, audit)) = &api {
         let options = stage::StageOptions {
             revoke: args.revoke,
             dry_run: args.dry_run,
         };
-        stage::run(
-            &mut collected.findings,
-            &collected.rules,
+        api_incomplete = pipeline::verify(
+            &mut collected,
             client,
             audit.as_ref(),
             options,
+            args.fail_on == FailOn::Active,
         )?;
-        for f in &collected.findings {
-            if f.revocation
-                .as_ref()
-                .is_some_and(|r| r.status == RevocationStatus::Failed)
-            {
-                api_incomplete = true;
-                note(
-                    &mut collected.summary.problems,
-                    "a revocation failed: the key may still work (see the findings)",
-                );
-            }
-            // With --fail-on active, a key that could not be checked leaves the answer open.
-            if args.fail_on == FailOn::Active
-                && f.verification
-                    .as_ref()
-                    .is_some_and(|v| v.status == VerificationStatus::Unknown)
-            {
-                api_incomplete = true;
-                note(&mut collected.summary.problems, "the key-management API could not answer for a key, so --fail-on active cannot tell whether it works");
-            }
-        }
     }
-    let uris = uri_base(&args.target);
+    let uris = uri_base(&request.mode);
     let report = Report {
         findings: &collected.findings,
         summary: &collected.summary,
@@ -671,7 +337,7 @@ pub fn run(args: ScanArgs) -> Result<Status> {
         staged: args.target.staged,
         uris: uris.as_ref(),
     };
-    let status = collected.status(|f| args.fail_on.fails(f));
+    let status = status(&collected, |f| args.fail_on.fails(f));
     let status = if api_incomplete {
         Status::Incomplete
     } else {
@@ -705,13 +371,6 @@ fn quiet_outputs(
         .into_iter()
         .filter(|(format, file)| !(*format == Format::Human && file.is_none()))
         .collect()
-}
-
-/// Adds `message` to what made the answer incomplete, once.
-fn note(problems: &mut Vec<String>, message: &str) {
-    if !problems.iter().any(|p| p == message) {
-        problems.push(message.to_string());
-    }
 }
 
 #[cfg(test)]

@@ -118,7 +118,7 @@ pub fn summary_markdown(report: &Report<'_>) -> String {
         })
         .count();
     let mut md = String::from("## skguard\n\n");
-    let incomplete = report.summary.unreadable > 0 || !report.summary.problems.is_empty();
+    let incomplete = report.summary.is_incomplete() || !report.summary.problems.is_empty();
     if findings.is_empty() && incomplete {
         md.push_str("⚠️ **Incomplete**: no key found in what could be read, but not everything could be (below).\n");
     } else if findings.is_empty() {

@@ -247,7 +247,7 @@ fn summary(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<
     for note in notes {
         writeln!(out, "  {}{note}{}", p.dim.render(), p.dim.render_reset())?;
     }
-    if s.unreadable > 0 {
+    if s.is_incomplete() {
         writeln!(
             out,
             "{}! {} {} could not be read (listed on stderr): this answer is incomplete{}",
@@ -292,7 +292,8 @@ fn advice(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<(
     writeln!(
         out,
         "  {}Not a real key? Add `skguard:allow` to its line, or its fingerprint (--format json) to [allowlist] \
-         fingerprints in .skguard.toml; `skguard baseline` accepts today's findings as known.{}",
+         fingerprints in .skguard.toml. To accept today's findings as known, run `skguard baseline` (it writes \
+         .skguard-baseline.json at the repository's root) and add `baseline = \".skguard-baseline.json\"` to .skguard.toml.{}",
         p.dim.render(),
         p.dim.render_reset()
     )

@@ -75,6 +75,13 @@ pub struct Summary {
     pub inline_suppressed: Vec<Finding>,
 }
 
+impl Summary {
+    /// The one rule: anything the scan was asked to read and could not makes the answer incomplete.
+    pub fn is_incomplete(&self) -> bool {
+        self.unreadable > 0
+    }
+}
+
 /// Everything a format writes.
 pub struct Report<'a> {
     pub findings: &'a [Finding],

@@ -260,7 +260,7 @@ pub(super) fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> 
             "rules": rules.iter().map(rule_descriptor).collect::<Vec<_>>(),
         }},
         "invocations": [{
-            "executionSuccessful": report.summary.unreadable == 0,
+            "executionSuccessful": !report.summary.is_incomplete(),
             "toolExecutionNotifications": notifications,
         }],
         "columnKind": "unicodeCodePoints",
