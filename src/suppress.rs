@@ -249,3 +249,121 @@ pub fn apply(
     findings.retain(|f| !allowlist.allows(f) && !baseline.is_some_and(|b| b.contains(f)));
     before - findings.len()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AllowlistSpec;
+    use crate::findings::{Encoding, Secret};
+    use crate::rules::RuleSet;
+
+    fn finding(path: &str, body: &str) -> Finding {
+        let rules = RuleSet::builtin();
+        Finding::new(
+            rules.get(0),
+            0,
+            path.to_string(),
+            1,
+            1,
+            Secret::new(format!("sk_live_{body}"), 8),
+            Encoding::Raw,
+        )
+    }
+
+    fn allowlist(paths: &[&str]) -> Allowlist {
+        let spec = AllowlistSpec {
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+            ..AllowlistSpec::default()
+        };
+        Allowlist::compile(&spec, ".skguard.toml").unwrap()
+    }
+
+    #[test]
+    fn a_glob_without_a_slash_matches_the_last_component_after_a_slash_or_a_bang() {
+        let a = allowlist(&["*.example", "keys.txt"]);
+        assert!(a.allows_path("env.example"));
+        assert!(a.allows_path("web/deep/env.example"));
+        assert!(a.allows_path("dist/app.zip!config/keys.txt"));
+        assert!(a.allows_path("dist/app.zip!keys.txt"));
+        assert!(!a.allows_path("keys.txt.bak"));
+        assert!(!a.allows_path("keys.txt/other"));
+    }
+
+    #[test]
+    fn a_glob_with_a_slash_matches_the_whole_path_from_the_configuration_folder() {
+        let mut a = allowlist(&["fixtures/**", "./docs/*.md"]);
+        assert!(a.allows_path("fixtures/a/b.txt"));
+        assert!(a.allows_path("fixtures/a.zip!inner/b.txt"));
+        assert!(a.allows_path("docs/setup.md"));
+        assert!(!a.allows_path("docs/deep/setup.md"));
+        assert!(!a.allows_path("src/fixtures/a.txt"));
+        // Reported relative to a scanned subfolder: the base is put in front.
+        a.set_base(Some("fixtures".into()));
+        assert!(a.allows_path("a/b.txt"));
+        a.set_base(Some("web".into()));
+        assert!(!a.allows_path("a/b.txt"));
+        assert!(a.allows_path("../fixtures/a/b.txt"));
+        assert!(a.allows_path("./../fixtures/x"));
+        // An absolute path is matched as it is.
+        assert!(!a.allows_path("/fixtures/x"));
+    }
+
+    #[test]
+    fn the_base_is_resolved_outside_archive_members_only() {
+        assert_eq!(
+            config_relative(Some("a/b"), "../c.zip!../m"),
+            "a/c.zip!../m"
+        );
+        assert_eq!(config_relative(None, "x/./y"), "x/y");
+        assert_eq!(config_relative(None, "plain/path"), "plain/path");
+        assert_eq!(config_relative(Some("web"), "/abs/p"), "/abs/p");
+    }
+
+    #[test]
+    fn allowlist_regexes_and_fingerprints_suppress_by_the_key() {
+        let f = finding("src/a.txt", "RegexMatched0123456789ab");
+        let spec = AllowlistSpec {
+            regexes: vec![format!("^sk_{}_RegexMatched", "live")],
+            ..AllowlistSpec::default()
+        };
+        assert!(Allowlist::compile(&spec, "c").unwrap().allows(&f));
+        let spec = AllowlistSpec {
+            fingerprints: vec![f.fingerprint.clone()],
+            ..AllowlistSpec::default()
+        };
+        assert!(Allowlist::compile(&spec, "c").unwrap().allows(&f));
+        assert!(!Allowlist::default().allows(&f));
+        let bad = AllowlistSpec {
+            fingerprints: vec!["sha256:nothex".into()],
+            ..AllowlistSpec::default()
+        };
+        let message = Allowlist::compile(&bad, "c.toml").unwrap_err().to_string();
+        assert!(message.contains("fingerprints[0]"), "{message}");
+    }
+
+    #[test]
+    fn a_baseline_round_trips_and_suppresses_by_fingerprint_only() {
+        let known = finding("a.txt", "KnownKey0123456789abcdef");
+        let moved = finding("elsewhere/b.txt", "KnownKey0123456789abcdef");
+        let new = finding("a.txt", "BrandNewKey0123456789abc");
+        let text = Baseline::render(&[known.clone(), known.clone()]);
+        assert!(!text.contains(known.secret.expose()), "{text}");
+        assert_eq!(text, Baseline::render(&[known.clone()]));
+        let baseline = Baseline::parse(&text, "b.json").unwrap();
+        let mut findings = vec![moved, new.clone()];
+        let removed = apply(&mut findings, &Allowlist::default(), Some(&baseline));
+        assert_eq!(removed, 1);
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].fingerprint, new.fingerprint);
+
+        let mut both = Baseline::parse(&Baseline::render(&[new.clone()]), "n").unwrap();
+        both.extend(baseline);
+        assert!(both.contains(&known) && both.contains(&new));
+        assert!(
+            Baseline::parse("{\"version\": 2, \"fingerprints\": []}", "b")
+                .unwrap_err()
+                .to_string()
+                .contains("version 2")
+        );
+    }
+}

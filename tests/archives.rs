@@ -1,11 +1,9 @@
 //! Archives and compressed files in directory scans: found by content, nested, bounded.
 
-mod common;
-
 use std::fs;
 use std::io::Write;
 
-use common::*;
+use crate::common::*;
 
 fn key() -> String {
     live("Arc1Kq2Wm9Rb4Xv8Lp3Nc6Hd")

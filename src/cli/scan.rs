@@ -180,7 +180,15 @@ impl Target {
 
 /// Scans `target` and applies inline markers, the configuration's allowlist and baselines.
 pub fn collect(request: &ScanRequest) -> Result<Collected> {
-    Ok(pipeline::collect(request)?)
+    use pipeline::PipelineError as E;
+    // Each cause keeps its own type, so `cli::report_error` says a git error once, in words.
+    pipeline::collect(request).map_err(|e| match e {
+        E::Request(e) => anyhow::Error::new(e),
+        E::Config(e) => anyhow::Error::new(e),
+        E::Rule(e) => anyhow::Error::new(e),
+        E::Git(e) => anyhow::Error::new(e),
+        E::Io(what, e) => anyhow::Error::new(e).context(format!("cannot read {what}")),
+    })
 }
 
 /// Where each requested format goes: `None` is standard output.
