@@ -348,7 +348,7 @@ mod tests {
         let new = finding("a.txt", "BrandNewKey0123456789abc");
         let text = Baseline::render(&[known.clone(), known.clone()]);
         assert!(!text.contains(known.secret.expose()), "{text}");
-        assert_eq!(text, Baseline::render(&[known.clone()]));
+        assert_eq!(text, Baseline::render(std::slice::from_ref(&known)));
         let baseline = Baseline::parse(&text, "b.json").unwrap();
         let mut findings = vec![moved, new.clone()];
         let removed = apply(&mut findings, &Allowlist::default(), Some(&baseline));
@@ -356,7 +356,7 @@ mod tests {
         assert_eq!(findings.len(), 1);
         assert_eq!(findings[0].fingerprint, new.fingerprint);
 
-        let mut both = Baseline::parse(&Baseline::render(&[new.clone()]), "n").unwrap();
+        let mut both = Baseline::parse(&Baseline::render(std::slice::from_ref(&new)), "n").unwrap();
         both.extend(baseline);
         assert!(both.contains(&known) && both.contains(&new));
         assert!(

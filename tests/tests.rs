@@ -12,6 +12,7 @@ mod config;
 mod fail_closed;
 mod fuzz_corpora;
 mod git;
+mod golden;
 mod hostile;
 mod hygiene;
 mod output;
