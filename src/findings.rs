@@ -121,6 +121,57 @@ fn builtin_key_from(s: &str, boundary: bool) -> Option<std::ops::Range<usize>> {
     None
 }
 
+/// What kind of key a finding is: a live key (it can move money: revoked when compromised), a test
+/// key, or what a user's rule declares. Written as its name (`"live"`, `"test"`, …) in every format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Live,
+    Test,
+    /// A user's rule's kind (its id unless it declares one), shared by its findings.
+    Other(&'static str),
+}
+
+impl Kind {
+    pub fn of(name: &str) -> Kind {
+        match name {
+            "live" => Kind::Live,
+            "test" => Kind::Test,
+            other => Kind::Other(intern(other)),
+        }
+    }
+
+    pub fn is_live(self) -> bool {
+        self == Kind::Live
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Kind::Live => "live",
+            Kind::Test => "test",
+            Kind::Other(name) => name,
+        }
+    }
+}
+
+impl std::ops::Deref for Kind {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        crate::printable::serialize_redacted(self.as_str(), ser)
+    }
+}
+
 /// One `'static` copy of each rule id and kind (a handful a run), shared by all findings.
 fn intern(s: &str) -> &'static str {
     static INTERNED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
@@ -279,14 +330,51 @@ pub struct Revocation {
     pub candidates: Vec<String>,
 }
 
+/// The commit a history finding was introduced in: where it came from, besides its path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitInfo {
+    pub id: String,
+    /// `Name <email>`.
+    pub author: String,
+    /// ISO-8601 with the author's offset.
+    pub date: String,
+}
+
+impl CommitInfo {
+    /// The short id (12 hex digits) shown to people.
+    pub fn short_id(&self) -> &str {
+        self.id.get(..12).unwrap_or(&self.id)
+    }
+}
+
+fn serialize_commit<S: serde::Serializer>(
+    commit: &Option<std::sync::Arc<CommitInfo>>,
+    ser: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct;
+    let mut s = ser.serialize_struct("CommitInfo", 3)?;
+    match commit {
+        Some(c) => {
+            s.serialize_field("commit", &c.id)?;
+            s.serialize_field("author", &*crate::printable::redact_keys(&c.author))?;
+            s.serialize_field("date", &c.date)?;
+        }
+        None => {
+            s.serialize_field("commit", &None::<&str>)?;
+            s.serialize_field("author", &None::<&str>)?;
+            s.serialize_field("date", &None::<&str>)?;
+        }
+    }
+    s.end()
+}
+
 /// One occurrence of a key.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     /// The rule's id (shared by every finding of the rule: a million findings hold no copy).
     #[serde(serialize_with = "crate::printable::serialize_redacted")]
     pub rule: Cow<'static, str>,
-    #[serde(serialize_with = "crate::printable::serialize_redacted")]
-    pub kind: Cow<'static, str>,
+    pub kind: Kind,
     /// Relative to the scanned root, `/` separators. Written with key-shaped text redacted.
     #[serde(serialize_with = "crate::printable::serialize_redacted")]
     pub path: String,
@@ -294,12 +382,11 @@ pub struct Finding {
     pub line: u64,
     /// 1-based, in Unicode scalar values.
     pub column: u64,
-    /// Boxed strings, like `author` and `date`: 16 bytes, not 24, a million times.
-    pub commit: Option<Box<str>>,
-    /// Written with key-shaped text redacted.
-    #[serde(serialize_with = "crate::printable::serialize_redacted_opt")]
-    pub author: Option<Box<str>>,
-    pub date: Option<Box<str>>,
+    /// The commit that introduced it (history and range scans), shared by its findings (8 bytes a
+    /// finding). Written as three fields, `commit`, `author` (key-shaped text redacted) and `date`,
+    /// each `null` for a file.
+    #[serde(flatten, serialize_with = "serialize_commit")]
+    pub commit: Option<std::sync::Arc<CommitInfo>>,
     pub fingerprint: String,
     pub encoding: Encoding,
     pub redacted: String,
@@ -327,13 +414,11 @@ impl Finding {
         let secret = secret.key_itself();
         Finding {
             rule: Cow::Borrowed(intern(rule.id())),
-            kind: Cow::Borrowed(intern(rule.kind())),
+            kind: Kind::of(rule.kind()),
             path,
             line,
             column,
             commit: None,
-            author: None,
-            date: None,
             fingerprint: secret.fingerprint(),
             encoding,
             redacted: secret.redacted(),
@@ -352,7 +437,7 @@ impl Finding {
             self.column,
             &self.rule,
             &self.fingerprint,
-            self.commit.as_deref(),
+            self.commit.as_ref().map(|c| c.id.as_str()),
         )
     }
 }
@@ -388,7 +473,7 @@ impl Finding {
     pub fn as_rule(&self, rule: &Rule, rule_index: usize, offset: u64) -> Finding {
         let mut f = self.clone();
         f.rule = Cow::Borrowed(intern(rule.id()));
-        f.kind = Cow::Borrowed(intern(rule.kind()));
+        f.kind = Kind::of(rule.kind());
         f.rule_index = rule_index;
         if f.encoding != Encoding::Base64 {
             f.column += offset;

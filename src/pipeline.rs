@@ -727,11 +727,7 @@ pub fn finish(
             c.secret,
             c.encoding,
         );
-        if let Some(commit) = hit.commit {
-            finding.commit = Some(commit.id.as_str().into());
-            finding.author = Some(commit.author.as_str().into());
-            finding.date = Some(commit.date.as_str().into());
-        }
+        finding.commit = hit.commit;
         // A user's rule never hides the built-in finding of a key inside its match.
         if let Some((index, offset)) = inside {
             found.push(finding.as_rule(rules.get(index), index, offset));

@@ -72,7 +72,7 @@ pub fn run(
         // A path is scanned data: a key in it is written redacted.
         let path = crate::printable::redact_keys(&f.path);
         let location = match &f.commit {
-            Some(commit) => format!("{}:{}@{}", path, f.line, &commit[..commit.len().min(12)]),
+            Some(commit) => format!("{}:{}@{}", path, f.line, commit.short_id()),
             None => format!("{}:{}", path, f.line),
         };
         let i = *index.entry(f.fingerprint.clone()).or_insert_with(|| {
@@ -81,7 +81,7 @@ pub fn run(
                 fingerprint: f.fingerprint.clone(),
                 redacted: f.redacted.clone(),
                 rule: f.rule.to_string(),
-                live: f.kind == "live",
+                live: f.kind.is_live(),
                 locations: Vec::new(),
             });
             keys.len() - 1

@@ -113,7 +113,7 @@ impl FailOn {
     fn fails(self, finding: &Finding) -> bool {
         match self {
             FailOn::Any => true,
-            FailOn::Live => finding.kind == "live",
+            FailOn::Live => finding.kind.is_live(),
             FailOn::Active => finding.verification.as_ref().is_some_and(|v| {
                 matches!(
                     v.status,

@@ -33,7 +33,7 @@ pub(super) fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> 
     for &i in &listed {
         let f = &report.findings[i];
         let rule = report.rules.get(f.rule_index);
-        let command = if f.kind == "live" { "error" } else { "warning" };
+        let command = if f.kind.is_live() { "error" } else { "warning" };
         let title = printable(&format!("skguard: {} ({})", rule.spec.name, f.rule)).into_owned();
         let mut properties = Vec::new();
         if f.path != COMMIT_MESSAGE {
@@ -46,7 +46,7 @@ pub(super) fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> 
         properties.push(format!("title={}", escape_property(&title)));
         let mut message = sarif::message(f, rule);
         if let Some(commit) = &f.commit {
-            message.push_str(&format!(" Introduced in {commit}"));
+            message.push_str(&format!(" Introduced in {}", commit.id));
             if f.path == COMMIT_MESSAGE {
                 message.push_str(" (in its commit message)");
             }
@@ -100,7 +100,7 @@ fn cell(s: &str) -> String {
 /// The step summary: counts, every finding, and what to do next.
 pub fn summary_markdown(report: &Report<'_>) -> String {
     let findings = report.findings;
-    let live = findings.iter().filter(|f| f.kind == "live").count();
+    let live = findings.iter().filter(|f| f.kind.is_live()).count();
     let active = findings
         .iter()
         .filter(|f| {
@@ -140,15 +140,15 @@ pub fn summary_markdown(report: &Report<'_>) -> String {
         let listed = super::capped(findings, MAX_PER_FILE, MAX_SUMMARY_ROWS);
         for &i in &listed {
             let f = &findings[i];
-            let icon = if f.kind == "live" {
+            let icon = if f.kind.is_live() {
                 "🔴 live"
             } else {
                 "🟡 test"
             };
             let commit = f
                 .commit
-                .as_deref()
-                .map(|c| code_span(&printable(c.get(..12).unwrap_or(c))))
+                .as_ref()
+                .map(|c| code_span(&printable(c.short_id())))
                 .unwrap_or_default();
             let verification = f
                 .verification
@@ -197,8 +197,8 @@ pub fn summary_markdown(report: &Report<'_>) -> String {
         for f in inline {
             let commit = f
                 .commit
-                .as_deref()
-                .map(|c| format!("`{}`", &c[..c.len().min(12)]))
+                .as_ref()
+                .map(|c| format!("`{}`", c.short_id()))
                 .unwrap_or_default();
             md.push_str(&format!(
                 "| {} | `{}` | {}:{} | {commit} |\n",

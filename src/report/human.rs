@@ -94,7 +94,7 @@ pub(super) fn write(report: &Report<'_>, out: &mut dyn Write, color: bool) -> io
 
 /// One finding: `path:line:column  kind key  rule`, and the commit for history.
 fn row(report: &Report<'_>, f: &Finding, out: &mut dyn Write, p: &Palette) -> io::Result<()> {
-    let kind_style = if f.kind == "live" { p.live } else { p.test };
+    let kind_style = if f.kind.is_live() { p.live } else { p.test };
     let key = if report.show_secret {
         f.secret.expose().to_string()
     } else {
@@ -110,14 +110,14 @@ fn row(report: &Report<'_>, f: &Finding, out: &mut dyn Write, p: &Palette) -> io
             p.dim.render_reset()
         ),
     };
-    let commit = match (&f.commit, &f.author, &f.date) {
-        (Some(id), Some(author), Some(date)) => {
+    let commit = match &f.commit {
+        Some(c) => {
             format!(
                 "\n    {}commit {} by {}, {}{}",
                 p.dim.render(),
-                printable(id.get(..12).unwrap_or(id)),
-                printable(author),
-                printable(date),
+                printable(c.short_id()),
+                printable(&c.author),
+                printable(&c.date),
                 p.dim.render_reset()
             )
         }
@@ -173,7 +173,7 @@ fn summary(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<
             p.good.render_reset()
         )?;
     } else {
-        let live = report.findings.iter().filter(|f| f.kind == "live").count();
+        let live = report.findings.iter().filter(|f| f.kind.is_live()).count();
         let files: BTreeSet<&str> = report.findings.iter().map(|f| f.path.as_str()).collect();
         writeln!(
             out,
@@ -330,7 +330,7 @@ fn key_status(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Resu
             Some(VerificationStatus::Unknown) => 2,
             _ => 3,
         };
-        (status, f.kind != "live")
+        (status, !f.kind.is_live())
     };
     keys.sort_by_key(|(f, ..)| rank(f));
     writeln!(

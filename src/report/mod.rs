@@ -117,7 +117,7 @@ impl Priority {
             .iter()
             .map(|f| {
                 let first = seen.insert(crate::findings::fingerprint_bits(&f.fingerprint));
-                let important = f.kind == "live"
+                let important = f.kind.is_live()
                     || f.verification.as_ref().is_some_and(|v| {
                         matches!(
                             v.status,

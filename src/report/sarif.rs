@@ -191,10 +191,10 @@ fn result(f: &Finding, rule: &Rule, uris: Option<&UriBase>) -> Value {
         "encoding": f.encoding.as_str(),
         "kind": redact_keys(&f.kind),
     });
-    if let (Some(commit), Some(author), Some(date)) = (&f.commit, &f.author, &f.date) {
-        properties["commit"] = json!(commit);
-        properties["author"] = json!(redact_keys(author));
-        properties["date"] = json!(date);
+    if let Some(c) = &f.commit {
+        properties["commit"] = json!(c.id);
+        properties["author"] = json!(redact_keys(&c.author));
+        properties["date"] = json!(c.date);
     }
     if let Some(v) = &f.verification {
         properties["verification"] = json!(v.status.as_str());

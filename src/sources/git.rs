@@ -48,15 +48,7 @@ fn git_err(what: impl Into<String>) -> impl FnOnce(git2::Error) -> GitError {
     move |source| GitError::Git { what, source }
 }
 
-/// The commit a history finding was introduced in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommitInfo {
-    pub id: String,
-    /// `Name <email>`.
-    pub author: String,
-    /// ISO-8601 with the author's offset.
-    pub date: String,
-}
+pub use crate::findings::CommitInfo;
 
 /// Opens the repository at `path` the way git would: `GIT_DIR` when it is set (hooks and worktrees
 /// set it), discovery upward from `path` otherwise.
