@@ -175,7 +175,7 @@ impl Serialize for Kind {
 /// One `'static` copy of each rule id and kind (a handful a run), shared by all findings.
 fn intern(s: &str) -> &'static str {
     static INTERNED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
-    let mut interned = INTERNED.lock().unwrap_or_else(|e| e.into_inner());
+    let mut interned = crate::lock(&INTERNED);
     if let Some(&found) = interned.iter().find(|&&i| i == s) {
         return found;
     }

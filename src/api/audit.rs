@@ -11,6 +11,8 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
+use crate::findings::{RevocationStatus, Secret, Verification};
+
 /// The key an audit line is about: never the key itself.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Subject<'a> {
@@ -30,6 +32,65 @@ pub struct Event<'a> {
     pub status: &'a str,
     pub http_status: Option<u16>,
     pub detail: &'a str,
+}
+
+/// The key an audit line is about, owned: built once per key from the key itself, so every line
+/// about it (verify, revoke) names it the same way.
+#[derive(Debug, Clone)]
+pub struct KeySubject {
+    pub fingerprint: String,
+    pub redacted: String,
+    pub rule: String,
+    pub locations: Vec<String>,
+}
+
+impl KeySubject {
+    pub fn new(key: &Secret, rule: &str, locations: Vec<String>) -> KeySubject {
+        KeySubject {
+            fingerprint: key.fingerprint(),
+            redacted: key.redacted(),
+            rule: rule.to_string(),
+            locations,
+        }
+    }
+
+    pub fn subject(&self) -> Subject<'_> {
+        Subject {
+            fingerprint: &self.fingerprint,
+            redacted: &self.redacted,
+            rule: &self.rule,
+            locations: &self.locations,
+        }
+    }
+}
+
+impl<'a> Event<'a> {
+    /// A verification's line.
+    pub fn verify(verification: &'a Verification, http_status: Option<u16>) -> Event<'a> {
+        Event {
+            action: "verify",
+            key_id: None,
+            status: verification.status.as_str(),
+            http_status,
+            detail: &verification.detail,
+        }
+    }
+
+    /// A revocation attempt's line.
+    pub fn revoke(
+        key_id: Option<&'a str>,
+        status: RevocationStatus,
+        http_status: Option<u16>,
+        detail: &'a str,
+    ) -> Event<'a> {
+        Event {
+            action: "revoke",
+            key_id,
+            status: status.as_str(),
+            http_status,
+            detail,
+        }
+    }
 }
 
 /// One line of the audit log.
@@ -109,7 +170,7 @@ impl AuditLog {
         };
         let mut line = serde_json::to_vec(&entry).expect("an audit entry always serializes");
         line.push(b'\n');
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let mut file = crate::lock(&self.file);
         file.write_all(&line)
             .and_then(|()| file.sync_data())
             .map_err(|source| AuditError {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use super::audit::{AuditError, AuditLog, Event, Subject};
+use super::audit::{AuditError, AuditLog, Event, KeySubject};
 use super::client::ApiClient;
 use super::revoke::{revoke, Attempt};
 use super::verify::{verify, Verdict};
@@ -26,22 +26,8 @@ pub struct StageOptions {
 /// A distinct key and where it was found.
 struct Key {
     secret: Secret,
-    fingerprint: String,
-    redacted: String,
-    rule: String,
     live: bool,
-    locations: Vec<String>,
-}
-
-impl Key {
-    fn subject(&self) -> Subject<'_> {
-        Subject {
-            fingerprint: &self.fingerprint,
-            redacted: &self.redacted,
-            rule: &self.rule,
-            locations: &self.locations,
-        }
-    }
+    subject: KeySubject,
 }
 
 fn record(
@@ -51,7 +37,7 @@ fn record(
     event: Event<'_>,
 ) -> Result<(), AuditError> {
     audit.map_or(Ok(()), |audit| {
-        audit.record(client.base().as_str(), key.subject(), event)
+        audit.record(client.base().as_str(), key.subject.subject(), event)
     })
 }
 
@@ -78,15 +64,12 @@ pub fn run(
         let i = *index.entry(f.fingerprint.clone()).or_insert_with(|| {
             keys.push(Key {
                 secret: f.secret.clone(),
-                fingerprint: f.fingerprint.clone(),
-                redacted: f.redacted.clone(),
-                rule: f.rule.to_string(),
                 live: f.kind.is_live(),
-                locations: Vec::new(),
+                subject: KeySubject::new(&f.secret, &f.rule, Vec::new()),
             });
             keys.len() - 1
         });
-        keys[i].locations.push(location);
+        keys[i].subject.locations.push(location);
     }
 
     // Verification, in parallel.
@@ -98,31 +81,24 @@ pub fn run(
         for _ in 0..workers {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= keys.len() || failure.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+                if i >= keys.len() || crate::lock(&failure).is_some() {
                     break;
                 }
                 let key = &keys[i];
                 let verdict = verify(client, &key.secret);
-                let v = &verdict.verification;
-                let event = Event {
-                    action: "verify",
-                    key_id: None,
-                    status: v.status.as_str(),
-                    http_status: verdict.http_status,
-                    detail: &v.detail,
-                };
+                let event = Event::verify(&verdict.verification, verdict.http_status);
                 if let Err(e) = record(audit, client, key, event) {
-                    *failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                    *crate::lock(&failure) = Some(e);
                     break;
                 }
-                verdicts.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(verdict);
+                crate::lock(&verdicts)[i] = Some(verdict);
             });
         }
     });
-    if let Some(e) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+    if let Some(e) = crate::into_inner(failure) {
         return Err(e);
     }
-    let verdicts = verdicts.into_inner().unwrap_or_else(|e| e.into_inner());
+    let verdicts = crate::into_inner(verdicts);
 
     // Revocation, one key at a time.
     let mut revocations: Vec<Option<Revocation>> = vec![None; keys.len()];
@@ -144,13 +120,12 @@ pub fn run(
                         revocation,
                         http_status,
                     } = revoke(client, &key.secret, listing, options.dry_run);
-                    let event = Event {
-                        action: "revoke",
-                        key_id: revocation.key_id.as_deref(),
-                        status: revocation.status.as_str(),
+                    let event = Event::revoke(
+                        revocation.key_id.as_deref(),
+                        revocation.status,
                         http_status,
-                        detail: &revocation.detail,
-                    };
+                        &revocation.detail,
+                    );
                     record(audit, client, key, event)?;
                     revocation
                 }

@@ -207,13 +207,13 @@ pub fn scan_paths(
         warnings,
         ..
     } = shared;
-    let mut unreadable = unreadable.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut unreadable = crate::into_inner(unreadable);
     unreadable.sort_by(|a, b| a.path.cmp(&b.path));
     Scan {
-        hits: hits.into_inner().unwrap_or_else(|e| e.into_inner()),
+        hits: crate::into_inner(hits),
         stats: counters.stats(),
         unreadable,
-        warnings: warnings.into_inner().unwrap_or_else(|e| e.into_inner()),
+        warnings: crate::into_inner(warnings),
     }
 }
 
@@ -466,7 +466,7 @@ fn ls_files(git_dir: &Path) -> Option<Vec<u8>> {
 
 /// A poisoned lock only means another thread panicked; the data is still sound for our appends.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    crate::lock(&m)
 }
 
 enum Opened {
