@@ -186,3 +186,84 @@ fn now() -> String {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::findings::VerificationStatus;
+
+    fn key() -> Secret {
+        Secret::new(format!("sk_live_{}", "AuditedKey0123456789abcd"), 8)
+    }
+
+    #[test]
+    fn a_new_log_is_created_readable_by_its_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        AuditLog::open(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn an_existing_log_is_made_owner_only_and_a_device_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        std::fs::write(&path, "").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        AuditLog::open(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o600);
+        let err = AuditLog::open(Path::new("/dev/null"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+    }
+
+    #[test]
+    fn each_event_is_one_json_line_naming_the_key_without_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&path).unwrap();
+        let key = key();
+        let subject = KeySubject::new(&key, "sk_live", vec!["a.txt:3".into()]);
+        let verification = Verification {
+            status: VerificationStatus::Active,
+            detail: "the key works".into(),
+        };
+        log.record(
+            "http://127.0.0.1:9",
+            subject.subject(),
+            Event::verify(&verification, Some(200)),
+        )
+        .unwrap();
+        log.record(
+            "http://127.0.0.1:9",
+            subject.subject(),
+            Event::revoke(
+                Some("key_1"),
+                RevocationStatus::Revoked,
+                Some(204),
+                "revoked",
+            ),
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains(key.expose()), "{text}");
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["action"], "verify");
+        assert_eq!(lines[0]["status"], "active");
+        assert_eq!(lines[0]["http_status"], 200);
+        assert_eq!(lines[0]["fingerprint"], key.fingerprint());
+        assert_eq!(lines[0]["redacted"], key.redacted());
+        assert_eq!(lines[0]["locations"][0], "a.txt:3");
+        assert_eq!(lines[1]["action"], "revoke");
+        assert_eq!(lines[1]["key_id"], "key_1");
+        assert_eq!(lines[1]["status"], "revoked");
+        assert!(lines[1]["time"].as_str().unwrap().ends_with('Z'));
+    }
+}

@@ -144,3 +144,112 @@ pub fn run(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::api::client::{ApiBase, ApiOptions};
+    use crate::findings::{Encoding, Kind};
+
+    /// An API that answers every request 401 (every key invalid), counting the requests.
+    fn invalid_api() -> (ApiClient, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let count = Arc::new(AtomicUsize::new(0));
+        let seen = count.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                seen.fetch_add(1, Ordering::SeqCst);
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
+            }
+        });
+        let base = ApiBase::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+        (ApiClient::new(ApiOptions::new(base)).unwrap(), count)
+    }
+
+    fn finding(rules: &RuleSet, rule: &str, body: &str, path: &str) -> Finding {
+        let index = rules.rules().iter().position(|r| r.id() == rule).unwrap();
+        Finding::new(
+            rules.get(index),
+            index,
+            path.into(),
+            1,
+            1,
+            Secret::new(format!("{rule}_{body}"), 8),
+            Encoding::Raw,
+        )
+    }
+
+    #[test]
+    fn each_distinct_key_is_verified_once_and_its_verdict_given_to_every_finding() {
+        let rules = RuleSet::builtin();
+        let (client, requests) = invalid_api();
+        let mut findings = vec![
+            finding(&rules, "sk_live", "StageOnce0123456789abcde", "a.txt"),
+            finding(&rules, "sk_live", "StageOnce0123456789abcde", "b.txt"),
+            finding(&rules, "sk_test", "StageTest0123456789abcde", "c.txt"),
+        ];
+        assert_eq!(findings[2].kind, Kind::Test);
+        let options = StageOptions {
+            revoke: true,
+            dry_run: false,
+        };
+        run(&mut findings, &rules, &client, None, options).unwrap();
+        assert_eq!(requests.load(Ordering::SeqCst), 2, "one GET a distinct key");
+        for f in &findings {
+            let v = f.verification.as_ref().expect("verified");
+            assert_eq!(v.status, VerificationStatus::Invalid);
+            let r = f.revocation.as_ref().expect("a revocation outcome");
+            assert_eq!(r.status, RevocationStatus::Skipped);
+        }
+        assert!(findings[0]
+            .revocation
+            .as_ref()
+            .unwrap()
+            .detail
+            .contains("invalid"));
+        assert!(findings[2]
+            .revocation
+            .as_ref()
+            .unwrap()
+            .detail
+            .contains("test keys are verified, never revoked"));
+    }
+
+    #[test]
+    fn without_revoke_nothing_is_revoked_and_the_audit_log_has_a_line_a_key() {
+        let rules = RuleSet::builtin();
+        let (client, _) = invalid_api();
+        let dir = tempfile::tempdir().unwrap();
+        let audit = AuditLog::open(&dir.path().join("audit.jsonl")).unwrap();
+        let mut findings = vec![
+            finding(&rules, "sk_live", "StageAudit0123456789abcd", "a.txt"),
+            finding(&rules, "sk_live", "StageAudit0123456789abcd", "b.txt"),
+        ];
+        run(
+            &mut findings,
+            &rules,
+            &client,
+            Some(&audit),
+            StageOptions::default(),
+        )
+        .unwrap();
+        assert!(findings.iter().all(|f| f.revocation.is_none()));
+        let log = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+        assert_eq!(log.lines().count(), 1, "{log}");
+        assert!(
+            log.contains("\"a.txt:1\"") && log.contains("\"b.txt:1\""),
+            "{log}"
+        );
+    }
+}

@@ -452,3 +452,83 @@ fn human_bytes(n: u64) -> String {
         format!("{value:.1} {}", UNITS[unit])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::findings::{CommitInfo, Encoding, Secret};
+    use crate::report::{Format, Report, Summary};
+    use crate::rules::RuleSet;
+
+    fn render(findings: &[Finding], staged: bool, show_secret: bool) -> String {
+        let rules = RuleSet::builtin();
+        let summary = Summary {
+            findings: findings.len() as u64,
+            distinct_keys: findings.len() as u64,
+            ..Summary::default()
+        };
+        let report = Report {
+            findings,
+            summary: &summary,
+            rules: &rules,
+            show_secret,
+            staged,
+            uris: None,
+        };
+        let mut out = Vec::new();
+        crate::report::write(Format::Human, &report, &mut out, false).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn live_finding(path: &str) -> Finding {
+        let rules = RuleSet::builtin();
+        let index = rules
+            .rules()
+            .iter()
+            .position(|r| r.id() == "sk_live")
+            .unwrap();
+        Finding::new(
+            rules.get(index),
+            index,
+            path.into(),
+            3,
+            7,
+            Secret::new(format!("sk_{}_HumanKey0123456789abcdef", "live"), 8),
+            Encoding::Raw,
+        )
+    }
+
+    #[test]
+    fn a_finding_is_shown_redacted_at_its_place() {
+        let f = live_finding("src/app.rs");
+        let shown = render(std::slice::from_ref(&f), false, false);
+        assert!(shown.contains("src/app.rs:3:7"), "{shown}");
+        assert!(shown.contains(&f.redacted), "{shown}");
+        assert!(!shown.contains(f.secret.expose()), "{shown}");
+        let shown = render(std::slice::from_ref(&f), false, true);
+        assert!(shown.contains(f.secret.expose()), "{shown}");
+    }
+
+    #[test]
+    fn a_history_finding_names_its_commit_and_a_staged_one_how_to_fix_the_commit() {
+        let mut f = live_finding("a.txt");
+        f.commit = Some(std::sync::Arc::new(CommitInfo {
+            id: "0123456789abcdef0123456789abcdef01234567".into(),
+            author: "Alice <a@example.test>".into(),
+            date: "2025-01-02T03:04:05+01:00".into(),
+        }));
+        let shown = render(std::slice::from_ref(&f), false, false);
+        assert!(shown.contains("commit 0123456789ab by Alice"), "{shown}");
+        assert!(!shown.contains("This commit was blocked"), "{shown}");
+        let shown = render(&[live_finding("a.txt")], true, false);
+        assert!(shown.contains("This commit was blocked"), "{shown}");
+        assert!(shown.contains("skguard baseline"), "{shown}");
+    }
+
+    #[test]
+    fn no_finding_is_said_plainly() {
+        let shown = render(&[], false, false);
+        assert!(!shown.contains("sk_live_"), "{shown}");
+        assert!(shown.to_lowercase().contains("no keys found"), "{shown}");
+    }
+}
