@@ -466,7 +466,7 @@ fn ls_files(git_dir: &Path) -> Option<Vec<u8>> {
 
 /// A poisoned lock only means another thread panicked; the data is still sound for our appends.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    crate::lock(&m)
+    crate::lock(m)
 }
 
 enum Opened {

@@ -44,7 +44,7 @@ pub fn push_for_file(
     }
     let shown = shown();
     let found = in_path(matcher, &shown);
-    let mut hits = crate::lock(&hits);
+    let mut hits = crate::lock(hits);
     hits.extend(found.into_iter().map(|located| Hit {
         path: shown.clone(),
         commit: None,
