@@ -22,9 +22,7 @@ fn golden_repo() -> Repo {
 
 fn finding_json(
     rule: &str,
-    path: &str,
-    line: u64,
-    column: u64,
+    (path, line, column): (&str, u64, u64),
     commit: Option<&str>,
     key: &str,
     encoding: &str,
@@ -64,9 +62,7 @@ fn findings_json(commit: Option<&str>) -> String {
         "{},\n{}",
         finding_json(
             "sk_live",
-            "app.env",
-            2,
-            8,
+            ("app.env", 2, 8),
             commit,
             &live("GoldenLive0123456789abc"),
             "raw",
@@ -74,9 +70,7 @@ fn findings_json(commit: Option<&str>) -> String {
         ),
         finding_json(
             "sk_test",
-            "b64.txt",
-            1,
-            1,
+            ("b64.txt", 1, 1),
             commit,
             &test_key("GoldenTest0123456789abc"),
             "base64",
@@ -159,7 +153,6 @@ fn golden_jsonl_is_one_finding_a_line() {
                 .map(str::trim)
                 .collect::<String>()
                 .replace("\": ", "\":")
-                .replace(",\"", ",\"")
         })
         .map(|f| {
             if f.ends_with('}') {
