@@ -43,6 +43,11 @@ pub struct RuleSpec {
     pub remediation: String,
     #[serde(default)]
     pub placeholders: Vec<String>,
+    /// Placeholders recognised by what they are ([`crate::matching::placeholder`]): a body that
+    /// dictionary words, counting runs and short numbers explain in at least this many bits fewer
+    /// than a random body needs. A random body is taken for one with a chance below 2^-bits.
+    #[serde(default)]
+    pub placeholder_margin_bits: Option<f64>,
     #[serde(default)]
     pub examples: Vec<String>,
     #[serde(default)]
@@ -191,8 +196,14 @@ impl Rule {
         if text.get(end).is_some_and(u8::is_ascii_alphanumeric) {
             return None;
         }
-        if self.placeholders.is_match(&text[prefix_len.min(end)..end]) {
+        let body = &text[prefix_len.min(end)..end];
+        if self.placeholders.is_match(body) {
             return None;
+        }
+        if let Some(margin) = self.spec.placeholder_margin_bits {
+            if crate::matching::placeholder::is_placeholder(body, margin) {
+                return None;
+            }
         }
         Some(end)
     }
@@ -295,6 +306,7 @@ mod tests {
             pattern: pattern.into(),
             remediation: "r".into(),
             placeholders: vec![],
+            placeholder_margin_bits: None,
             examples: vec![],
             negative_examples: vec![],
         }
