@@ -244,22 +244,37 @@ fn to_url_safe(b: u8) -> u8 {
     }
 }
 
+/// The 6-bit value of each base64 character of either alphabet; 0xff for any other byte.
+static B64: [u8; 256] = {
+    let mut table = [0xffu8; 256];
+    let mut i = 0;
+    while i < 26 {
+        table[b'A' as usize + i] = i as u8;
+        table[b'a' as usize + i] = 26 + i as u8;
+        i += 1;
+    }
+    let mut d = 0;
+    while d < 10 {
+        table[b'0' as usize + d] = 52 + d as u8;
+        d += 1;
+    }
+    table[b'+' as usize] = 62;
+    table[b'-' as usize] = 62;
+    table[b'/' as usize] = 63;
+    table[b'_' as usize] = 63;
+    table
+};
+
 /// The 6-bit value of a base64 character of either alphabet.
 #[inline]
 fn b64_value(b: u8) -> Option<u8> {
-    match b {
-        b'A'..=b'Z' => Some(b - b'A'),
-        b'a'..=b'z' => Some(b - b'a' + 26),
-        b'0'..=b'9' => Some(b - b'0' + 52),
-        b'+' | b'-' => Some(62),
-        b'/' | b'_' => Some(63),
-        _ => None,
-    }
+    let v = B64[b as usize];
+    (v != 0xff).then_some(v)
 }
 
 #[inline]
 fn is_b64(b: u8) -> bool {
-    b64_value(b).is_some()
+    B64[b as usize] != 0xff
 }
 
 fn is_indent(b: u8) -> bool {
