@@ -27,10 +27,20 @@ const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 /// rules, bounded by the sum over the patterns, plus the model's bound 2^-margin.
 fn bound(n: usize, margin: f64) -> f64 {
     let p = |k: usize| 62f64.powi(-(k as i32));
-    let anywhere = |k: usize| if n >= k { 3.0 * (n - k + 1) as f64 * p(k) } else { 0.0 };
+    let anywhere = |k: usize| {
+        if n >= k {
+            3.0 * (n - k + 1) as f64 * p(k)
+        } else {
+            0.0
+        }
+    };
     let fake = 2.0 * 3.0 * p(4);
     let markers = anywhere(5) + anywhere(6) + anywhere(7) + anywhere(11); // DUMMY, SAMPLE, EXAMPLE, PLACEHOLDER
-    let masks = if n >= 6 { 2.0 * (n - 5) as f64 * p(6) } else { 0.0 };
+    let masks = if n >= 6 {
+        2.0 * (n - 5) as f64 * p(6)
+    } else {
+        0.0
+    };
     let repeated = 62.0 * p(n);
     let sequences = 4.0 * p(9) + 2.0 * p(12);
     fake + markers + masks + repeated + sequences + 2f64.powf(-margin)
@@ -38,11 +48,17 @@ fn bound(n: usize, margin: f64) -> f64 {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let bodies: u64 = args.next().map_or(10_000_000, |a| a.parse().expect("BODIES"));
+    let bodies: u64 = args
+        .next()
+        .map_or(10_000_000, |a| a.parse().expect("BODIES"));
     let seed: u64 = args.next().map_or(12, |a| a.parse().expect("SEED"));
     let rules = RuleSet::builtin();
     let rule = rules.by_id("sk_live").expect("built-in rule");
-    let margin = rule.spec.placeholder_margin_bits.expect("a margin");
+    let margin = rule
+        .spec
+        .placeholder_words
+        .expect("placeholder_words")
+        .margin_bits;
     println!("{bodies} random bodies per length, seed {seed}, margin {margin} bits");
     for n in [10usize, 24, 99] {
         let mut rng = Rng(seed ^ n as u64);

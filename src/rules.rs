@@ -43,11 +43,10 @@ pub struct RuleSpec {
     pub remediation: String,
     #[serde(default)]
     pub placeholders: Vec<String>,
-    /// Placeholders recognised by what they are ([`crate::matching::placeholder`]): a body that
-    /// dictionary words, counting runs and short numbers explain in at least this many bits fewer
-    /// than a random body needs. A random body is taken for one with a chance below 2^-bits.
+    /// Placeholders recognised by what they are ([`crate::matching::placeholder`]): bodies that
+    /// dictionary words, counting runs and short numbers explain.
     #[serde(default)]
-    pub placeholder_margin_bits: Option<f64>,
+    pub placeholder_words: Option<crate::matching::placeholder::PlaceholderWords>,
     #[serde(default)]
     pub examples: Vec<String>,
     #[serde(default)]
@@ -200,8 +199,8 @@ impl Rule {
         if self.placeholders.is_match(body) {
             return None;
         }
-        if let Some(margin) = self.spec.placeholder_margin_bits {
-            if crate::matching::placeholder::is_placeholder(body, margin) {
+        if let Some(words) = &self.spec.placeholder_words {
+            if words.explain(body) {
                 return None;
             }
         }
@@ -306,7 +305,7 @@ mod tests {
             pattern: pattern.into(),
             remediation: "r".into(),
             placeholders: vec![],
-            placeholder_margin_bits: None,
+            placeholder_words: None,
             examples: vec![],
             negative_examples: vec![],
         }

@@ -213,7 +213,10 @@ pub(super) fn base64_hints(
         };
         let mut texts = vec![(middle[..FRAGMENT].to_vec(), hint(first))];
         if len > FRAGMENT {
-            texts.push((middle[len - FRAGMENT..].to_vec(), hint(first + len - FRAGMENT)));
+            texts.push((
+                middle[len - FRAGMENT..].to_vec(),
+                hint(first + len - FRAGMENT),
+            ));
         }
         // Breaks after j characters that leave neither fragment whole.
         for j in (len.saturating_sub(FRAGMENT) + 1)..FRAGMENT.min(len) {

@@ -69,14 +69,14 @@ impl Matcher {
     pub fn new(rules: RuleSet) -> Matcher {
         let mut patterns: Vec<Vec<u8>> = Vec::new();
         let mut literals: Vec<Vec<Literal>> = Vec::new();
-        let mut add = |text: Vec<u8>, literal: Literal| match patterns.iter().position(|p| *p == text)
-        {
-            Some(i) => literals[i].push(literal),
-            None => {
-                patterns.push(text);
-                literals.push(vec![literal]);
-            }
-        };
+        let mut add =
+            |text: Vec<u8>, literal: Literal| match patterns.iter().position(|p| *p == text) {
+                Some(i) => literals[i].push(literal),
+                None => {
+                    patterns.push(text);
+                    literals.push(vec![literal]);
+                }
+            };
         for (rule, r) in rules.rules().iter().enumerate() {
             for (index, prefix) in r.spec.prefixes.iter().enumerate() {
                 let prefix = prefix.as_bytes();
@@ -143,24 +143,23 @@ impl Matcher {
         }
     }
 
+    /// The candidate a literal found at `at` points at, if any.
     fn at_hit(&self, literal: Literal, buf: &[u8], base: u64, at: usize) -> Option<Candidate> {
-        {
-            match literal {
-                Literal::Raw { rule, prefix_len } => self.raw(rule, prefix_len, buf, at),
-                Literal::Utf16 { rule, prefix_len } => {
-                    // The literal is both byte orders at once (see `decode::utf16_literal`): code
-                    // units are aligned to the file, so the offset's parity tells which this is.
-                    if (base + at as u64) % 2 == 0 {
-                        self.utf16(rule, prefix_len, false, buf, at)
-                    } else {
-                        // At the very start of a buffer this is context before a kept range: skip.
-                        let at = at.checked_sub(1)?;
-                        self.utf16(rule, prefix_len, true, buf, at)
-                    }
+        match literal {
+            Literal::Raw { rule, prefix_len } => self.raw(rule, prefix_len, buf, at),
+            Literal::Utf16 { rule, prefix_len } => {
+                // The literal is both byte orders at once (see `decode::utf16_literal`): code
+                // units are aligned to the file, so the offset's parity tells which this is.
+                if (base + at as u64) % 2 == 0 {
+                    self.utf16(rule, prefix_len, false, buf, at)
+                } else {
+                    // At the very start of a buffer this is context before a kept range: skip.
+                    let at = at.checked_sub(1)?;
+                    self.utf16(rule, prefix_len, true, buf, at)
                 }
-                Literal::Base64(hint) => self.base64(&hint, buf, at),
-                Literal::Percent { rule, prefix, len } => self.percent(rule, prefix, len, buf, at),
             }
+            Literal::Base64(hint) => self.base64(&hint, buf, at),
+            Literal::Percent { rule, prefix, len } => self.percent(rule, prefix, len, buf, at),
         }
     }
 
@@ -422,7 +421,10 @@ mod tests {
         let short = base64::engine::general_purpose::STANDARD.encode(live());
         assert_eq!(find(short.as_bytes()).len(), 1);
         let short_nopad = base64::engine::general_purpose::STANDARD_NO_PAD.encode(live());
-        assert_eq!(find(format!("k: {short_nopad}\nnext: 1\n").as_bytes()).len(), 1);
+        assert_eq!(
+            find(format!("k: {short_nopad}\nnext: 1\n").as_bytes()).len(),
+            1
+        );
     }
 
     #[test]

@@ -15,7 +15,8 @@
 //! (`H` makes the word probabilities sum to 1: Zipf's law over the list, most frequent first.) The
 //! body's cost is that of its cheapest tokenisation (minus log2 of its probability). A body is a
 //! placeholder when that cost is at least `margin_bits` below `n·log2(62)`: the words and runs
-//! explain at least that much of it.
+//! explain at least that much of it, and they leave at most `max_unexplained` of its characters
+//! to single-character tokens (a body made *mostly* of words: `FixtureNoNewline6Uh5Yg4Tf` is not).
 //!
 //! The bound on mistakes follows from the model being a probability distribution (every kind of
 //! token, and every choice within one, sums to at most 1): at most `2^(n·log2 62 − margin)` bodies of
@@ -25,6 +26,30 @@
 //! so one word found by chance never makes it a placeholder.
 
 use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+/// A rule's `placeholder_words`: when words and runs make a body a placeholder.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceholderWords {
+    /// The tokenisation must cost at least this many bits fewer than the random form.
+    pub margin_bits: f64,
+    /// At most this share of the body's characters may be left unexplained (single characters).
+    pub max_unexplained: f64,
+}
+
+impl PlaceholderWords {
+    /// Whether words and counting runs explain `body`.
+    pub fn explain(&self, body: &[u8]) -> bool {
+        if !body.iter().all(u8::is_ascii_alphanumeric) {
+            return false;
+        }
+        let (cost, unexplained) = model().cost(body);
+        let saved = body.len() as f64 * random_bits_per_char() - cost;
+        saved >= self.margin_bits && unexplained as f64 <= self.max_unexplained * body.len() as f64
+    }
+}
 
 /// The word list, one word a line, the most frequent first.
 pub const WORDS: &str = include_str!("../../rules/words.txt");
@@ -91,23 +116,25 @@ impl Model {
         Model { nodes }
     }
 
-    /// Bits of the cheapest tokenisation of `body` (ASCII letters and digits).
-    fn cost(&self, body: &[u8]) -> f64 {
+    /// Bits of the cheapest tokenisation of `body` (ASCII letters and digits), and how many of its
+    /// characters that tokenisation leaves unexplained (single-character tokens).
+    fn cost(&self, body: &[u8]) -> (f64, usize) {
         let n = body.len();
-        let mut best = vec![f64::INFINITY; n + 1];
-        best[0] = 0.0;
+        let mut best = vec![(f64::INFINITY, 0usize); n + 1];
+        best[0] = (0.0, 0);
         let char_bits = -(P_CHAR / 62.0).log2();
         for i in 0..n {
-            let here = best[i];
+            let (here, unexplained) = best[i];
             if !here.is_finite() {
                 continue;
             }
-            let mut relax = |end: usize, bits: f64| {
-                if here + bits < best[end] {
-                    best[end] = here + bits;
+            let mut relax_with = |end: usize, bits: f64, single: usize| {
+                if here + bits < best[end].0 {
+                    best[end] = (here + bits, unexplained + single);
                 }
             };
-            relax(i + 1, char_bits);
+            relax_with(i + 1, char_bits, 1);
+            let mut relax = |end: usize, bits: f64| relax_with(end, bits, 0);
             // Numbers: 1 to 4 digits.
             let digits = body[i..].iter().take_while(|b| b.is_ascii_digit()).count();
             for len in 1..=digits.min(MAX_NUMBER) {
@@ -124,10 +151,7 @@ impl Model {
                 };
                 for l in 3..=len {
                     let length_bits = (((l - 2) * (l - 1)) as f64).log2();
-                    relax(
-                        i + l,
-                        -P_RUN.log2() + class_bits + 1.0 + length_bits,
-                    );
+                    relax(i + l, -P_RUN.log2() + class_bits + 1.0 + length_bits);
                 }
             }
             // Words, in one of three cases.
@@ -211,22 +235,42 @@ fn model() -> &'static Model {
     MODEL.get_or_init(|| Model::build(WORDS))
 }
 
-/// How many bits words, runs and numbers save over a random body (negative when they do not).
-pub fn saved_bits(body: &[u8]) -> f64 {
-    if !body.iter().all(u8::is_ascii_alphanumeric) {
-        return f64::NEG_INFINITY;
-    }
-    body.len() as f64 * random_bits_per_char() - model().cost(body)
-}
-
-/// Whether words and counting runs explain at least `margin_bits` of `body`.
-pub fn is_placeholder(body: &[u8], margin_bits: f64) -> bool {
-    saved_bits(body) >= margin_bits
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn builtin() -> PlaceholderWords {
+        PlaceholderWords {
+            margin_bits: 22.0,
+            max_unexplained: 0.2,
+        }
+    }
+
+    #[test]
+    fn bodies_made_of_words_and_runs_are_placeholders() {
+        for body in [
+            "notarealkey",
+            "thisisaboguskey",
+            "provisioned",
+            "envvar1234567890",
+            "abc123456789qwerty",
+            "12345678abcd",
+            "yourkeyhere",
+            "test1234567890",
+            "YOURSECRETKEYHERE",
+            "Whole1Key2Only3On4Request5",
+        ] {
+            assert!(builtin().explain(body.as_bytes()), "{body}");
+        }
+    }
+
+    #[test]
+    fn random_looking_bodies_are_not_even_with_words_in_them() {
+        let bodies = include_str!("placeholder_keys.txt");
+        for body in bodies.split_whitespace() {
+            assert!(!builtin().explain(body.as_bytes()), "{body}");
+        }
+    }
 
     #[test]
     fn runs_count_up_and_down_and_digits_wrap() {
