@@ -165,3 +165,35 @@ fn random_bodies_are_never_placeholders() {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// A key in base64 wrapped at any width from 16 to 100, LF or CRLF, indented or not, after any
+    /// text and any lead inside the encoded value, is found whole once, at the line and column of
+    /// its first encoded character, with the streamed reader as with the whole buffer.
+    #[test]
+    fn a_key_in_wrapped_base64_is_found_whole_at_its_first_encoded_character(
+        before in filler(), body in body(), lead in "[a-z=:]{0,90}", width in 16usize..100,
+        crlf in any::<bool>(), indent in "( {0,8}|\t)",
+    ) {
+        let key = format!("sk_live_{body}");
+        let eol = if crlf { "\r\n" } else { "\n" };
+        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{lead} {key}\n"));
+        let head = format!("{before}\nvalue: |{eol}");
+        let mut text = head.clone();
+        for line in encoded.as_bytes().chunks(width) {
+            text.push_str(&indent);
+            text.push_str(std::str::from_utf8(line).unwrap());
+            text.push_str(eol);
+        }
+        // The key's first byte is byte lead+1 of the value: its character is at (lead+1)*4/3.
+        let first = (lead.len() + 1) * 8 / 6;
+        let at = head.len()
+            + first / width * (indent.len() + width + eol.len())
+            + indent.len()
+            + first % width;
+        let found = scan(text.as_bytes());
+        prop_assert_eq!(found, vec![(place(&text, at).0, place(&text, at).1, key, Encoding::Base64)]);
+    }
+}
