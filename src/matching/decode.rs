@@ -451,6 +451,24 @@ impl Base64Hint {
     /// the block's wrapping cannot join, or its last bits are not what an encoder writes): the key
     /// may be longer than what is seen, so it is never taken as whole.
     pub fn decode(&self, buf: &[u8], at: usize, prefix: &[u8], max: usize) -> Option<Decoded> {
+        // Fast rejection on one line: the byte after the prefix comes from two characters. When it
+        // cannot start a body there is no key, whatever the rest (text full of prefixes followed by
+        // punctuation costs two lookups a hit, not a decoding).
+        let bit = 8 * (self.align + prefix.len());
+        let c0 = bit / 6;
+        if let Some(window) = at
+            .checked_sub(self.lead)
+            .and_then(|group| buf.get(group..=group + c0 + 1))
+        {
+            if window.iter().all(|&b| is_b64(b)) {
+                let v = (u32::from(B64[window[c0] as usize]) << 6)
+                    | u32::from(B64[window[c0 + 1] as usize]);
+                let first = (v >> (4 - (bit - 6 * c0))) as u8;
+                if !first.is_ascii_alphanumeric() {
+                    return None;
+                }
+            }
+        }
         let text = Wrapped { buf };
         let mut group = at;
         for _ in 0..self.lead {
