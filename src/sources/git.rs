@@ -32,6 +32,14 @@ use crate::matching::Matcher;
 /// The path under which commit-message findings are reported.
 pub const COMMIT_MESSAGE: &str = "(commit message)";
 
+/// The path under which annotated tags' message findings are reported.
+pub const TAG_MESSAGE: &str = "(tag message)";
+
+/// The path of a blob a tag points at directly (and the prefix of a tagged tree's paths).
+pub fn tag_path(name: &str) -> String {
+    format!("(tag {name})")
+}
+
 /// A git problem that stops the scan before it starts (not a repository, a bad revision).
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
@@ -500,8 +508,51 @@ fn report_failures<'c>(
 pub enum Commits {
     /// Every commit reachable from any ref (branches, tags, remote-tracking refs, the stash) and HEAD.
     All,
-    /// `git rev-list base..tip`; a null base: tip's commits not reachable from any other ref.
-    Range { base: String, tip: String },
+    /// `git rev-list base..tip`; a null base: tip's commits not reachable from the default branch
+    /// (`default_branch` when given, else the first of [`DEFAULT_BRANCHES`] that exists).
+    Range {
+        base: String,
+        tip: String,
+        default_branch: Option<String>,
+    },
+}
+
+/// Where the default branch is looked for when `--default-branch` is not given, in this order.
+pub const DEFAULT_BRANCHES: [&str; 5] = [
+    "refs/remotes/origin/HEAD",
+    "refs/remotes/origin/main",
+    "refs/remotes/origin/master",
+    "refs/heads/main",
+    "refs/heads/master",
+];
+
+/// The default branch a null base stands for: `given` (`--default-branch`), else the first of
+/// [`DEFAULT_BRANCHES`] that exists; its name and commit. A given name that names no commit here is
+/// an error: guessing another branch could hide commits.
+pub fn default_branch(
+    repo: &Repository,
+    given: Option<&str>,
+) -> Result<Option<(String, Oid)>, GitError> {
+    if let Some(name) = given {
+        let commit = repo
+            .revparse_single(name)
+            .and_then(|o| o.peel_to_commit())
+            .map_err(git_err(format!(
+                "--default-branch {name:?}: no such commit in this clone (fetch it, e.g. \
+                 `fetch-depth: 0` in actions/checkout)"
+            )))?;
+        return Ok(Some((name.to_string(), commit.id())));
+    }
+    for name in DEFAULT_BRANCHES {
+        if let Ok(commit) = repo.find_reference(name).and_then(|r| r.peel_to_commit()) {
+            let short = name
+                .strip_prefix("refs/remotes/")
+                .or_else(|| name.strip_prefix("refs/heads/"))
+                .unwrap_or(name);
+            return Ok(Some((short.to_string(), commit.id())));
+        }
+    }
+    Ok(None)
 }
 
 /// A parsed range, with what happened to its base.
@@ -512,6 +563,11 @@ pub struct ResolvedRange {
     pub base: Option<Oid>,
     /// The base named a commit that is not in this clone.
     pub missing_base: Option<String>,
+    /// For a null base: the default branch (name, commit) whose commits are not scanned again; None
+    /// when none is known or the tip is the default branch itself (its whole history is scanned).
+    pub default: Option<(String, Oid)>,
+    /// For a null base: the default branch was found but is the tip itself (its first push).
+    pub tip_is_default: bool,
 }
 
 /// Whether `rev` is the null object id (a push that creates a branch).
@@ -521,17 +577,26 @@ pub fn is_null_id(rev: &str) -> bool {
 
 /// Resolves `A..B`. A base given as a full object id that is not in the repository is missing (a
 /// shallow clone, a force push): the scan goes on over what is there and says so.
-pub fn resolve_range(repo: &Repository, base: &str, tip: &str) -> Result<ResolvedRange, GitError> {
+pub fn resolve_range(
+    repo: &Repository,
+    base: &str,
+    tip: &str,
+    default_branch: Option<&str>,
+) -> Result<ResolvedRange, GitError> {
     let tip_id = repo
         .revparse_single(tip)
         .and_then(|o| o.peel_to_commit())
         .map_err(git_err(format!("range end {tip:?}")))?
         .id();
     if is_null_id(base) {
+        let default = self::default_branch(repo, default_branch)?;
+        let tip_is_default = default.as_ref().is_some_and(|(_, id)| *id == tip_id);
         return Ok(ResolvedRange {
             tip: tip_id,
             base: None,
             missing_base: None,
+            default: default.filter(|_| !tip_is_default),
+            tip_is_default,
         });
     }
     match repo.revparse_single(base).and_then(|o| o.peel_to_commit()) {
@@ -539,6 +604,8 @@ pub fn resolve_range(repo: &Repository, base: &str, tip: &str) -> Result<Resolve
             tip: tip_id,
             base: Some(commit.id()),
             missing_base: None,
+            default: None,
+            tip_is_default: false,
         }),
         Err(e)
             if base.len() >= 40
@@ -549,6 +616,8 @@ pub fn resolve_range(repo: &Repository, base: &str, tip: &str) -> Result<Resolve
                 tip: tip_id,
                 base: None,
                 missing_base: Some(base.to_string()),
+                default: None,
+                tip_is_default: false,
             })
         }
         Err(e) => Err(git_err(format!("range base {base:?}"))(e)),
@@ -579,27 +648,17 @@ fn walk(
                 walk.push(head.id()).map_err(git_err("walking history"))?;
             }
         }
-        Commits::Range { base, tip } => {
-            let range = resolve_range(repo, base, tip)?;
+        Commits::Range {
+            base,
+            tip,
+            default_branch,
+        } => {
+            let range = resolve_range(repo, base, tip, default_branch.as_deref())?;
             walk.push(range.tip).map_err(git_err("walking history"))?;
-            match range.base {
-                Some(base) => walk.hide(base).map_err(git_err("walking history"))?,
-                None if range.missing_base.is_none() => {
-                    // A new branch: hide every other ref. Refs that point at the tip itself (the local
-                    // branch and its remote-tracking twin) and HEAD are not "other".
-                    for reference in repo
-                        .references()
-                        .map_err(git_err("listing refs"))?
-                        .flatten()
-                    {
-                        if let Ok(commit) = reference.peel_to_commit() {
-                            if commit.id() != range.tip {
-                                walk.hide(commit.id()).map_err(git_err("walking history"))?;
-                            }
-                        }
-                    }
-                }
-                None => {}
+            // A new branch hides only the default branch, never "every other ref": refs pushed
+            // together would hide each other's commits.
+            if let Some(hidden) = range.base.or(range.default.as_ref().map(|(_, id)| *id)) {
+                walk.hide(hidden).map_err(git_err("walking history"))?;
             }
             resolved = Some(range);
         }
@@ -662,9 +721,18 @@ pub fn scan_history(
     matcher: &Matcher,
     commits: &Commits,
     progress: &Progress,
-) -> Result<(Scan, Option<ResolvedRange>), GitError> {
+) -> Result<(Scan, Walked), GitError> {
     let git_dir = repo.path().to_path_buf();
     let (ids, resolved) = walk(repo, commits)?;
+    let boundary = shallow_boundary(repo);
+    let walked = Walked {
+        range: resolved,
+        shallow: ids
+            .iter()
+            .filter(|id| boundary.contains(id))
+            .map(|id| id.to_string())
+            .collect(),
+    };
     let mut scan = Scan::default();
     scan.stats.commits = ids.len() as u64;
     progress.set_commits_total(ids.len() as u64);
@@ -747,10 +815,134 @@ pub fn scan_history(
             }
         }
     }
+    if matches!(commits, Commits::All) {
+        scan_tags(repo, matcher, &mut seen, &mut scan, progress);
+    }
     scan.stats.files = changes().count() as u64;
     scan.stats.blobs = (keys.len() + parent_keys.len()) as u64;
     scan.stats.bytes = progress.bytes();
-    Ok((scan, resolved))
+    Ok((scan, walked))
+}
+
+/// What a history walk covered, beyond its findings.
+#[derive(Debug, Clone, Default)]
+pub struct Walked {
+    /// The range, as resolved (`--range`).
+    pub range: Option<ResolvedRange>,
+    /// Commits of the walk at a shallow clone's boundary: their parents are not in this clone.
+    pub shallow: Vec<String>,
+}
+
+/// The commits at a shallow clone's boundary (`$GIT_DIR/shallow`): none in a full clone.
+pub fn shallow_boundary(repo: &Repository) -> HashSet<Oid> {
+    let mut dirs = vec![repo.path().to_path_buf()];
+    // A linked worktree's shallow file is the main repository's.
+    if let Ok(common) = std::fs::read_to_string(repo.path().join("commondir")) {
+        dirs.push(repo.path().join(common.trim()));
+    }
+    dirs.iter()
+        .filter_map(|d| std::fs::read(d.join("shallow")).ok())
+        .flat_map(|text| {
+            text.split(|&b| b == b'\n')
+                .filter_map(|line| Oid::from_str(std::str::from_utf8(line).ok()?.trim()).ok())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Annotated tags' messages, and blobs and trees that a ref (a tag) points at directly rather than
+/// through a commit. Tags that end at a commit add only their messages: the walk has the commit.
+fn scan_tags(
+    repo: &Repository,
+    matcher: &Matcher,
+    seen: &mut HashSet<(Secret, String)>,
+    scan: &mut Scan,
+    progress: &Progress,
+) {
+    let Ok(references) = repo.references() else {
+        return;
+    };
+    let mut scanner = StreamScanner::new(matcher);
+    let mut done: HashSet<Oid> = HashSet::new();
+    let mut push = |scan: &mut Scan, path: String, found: Vec<Located>| {
+        for located in found {
+            if seen.insert((located.candidate.secret.clone(), path.clone())) {
+                scan.hits.push(Hit {
+                    path: path.clone(),
+                    commit: None,
+                    located,
+                });
+            }
+        }
+    };
+    for reference in references.flatten() {
+        let Some(mut id) = reference.target() else {
+            continue;
+        };
+        let full = String::from_utf8_lossy(reference.name_bytes()).into_owned();
+        let name = full.strip_prefix("refs/tags/").unwrap_or(&full).to_string();
+        // Follow the chain of tags to what it ends at; each object once.
+        while done.insert(id) {
+            let object = match repo.find_object(id, None) {
+                Ok(object) => object,
+                Err(e) => {
+                    scan.unreadable.push(Unreadable {
+                        path: tag_path(&name),
+                        error: format!("object {id}: {}", e.message()),
+                    });
+                    break;
+                }
+            };
+            match object.kind() {
+                Some(ObjectType::Tag) => {
+                    let Some(tag) = object.as_tag() else { break };
+                    let mut found = Vec::new();
+                    let message = tag.message_bytes().unwrap_or_default();
+                    let _ = scanner.scan(&mut &message[..], &mut found);
+                    push(scan, TAG_MESSAGE.to_string(), found);
+                    id = tag.target_id();
+                }
+                Some(ObjectType::Blob) => {
+                    let Some(blob) = object.as_blob() else { break };
+                    let mut found = Vec::new();
+                    let _ = scanner.scan(&mut blob.content(), &mut found);
+                    progress.item(blob.content().len() as u64);
+                    scan.stats.blobs += 1;
+                    push(scan, tag_path(&name), found);
+                    break;
+                }
+                Some(ObjectType::Tree) => {
+                    let Some(tree) = object.as_tree() else { break };
+                    let prefix = tag_path(&name);
+                    let _ = tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+                        if entry.kind() != Some(ObjectType::Blob) {
+                            return git2::TreeWalkResult::Ok;
+                        }
+                        let path = format!(
+                            "{prefix}/{dir}{}",
+                            String::from_utf8_lossy(entry.name_bytes())
+                        );
+                        match repo.find_blob(entry.id()) {
+                            Ok(blob) => {
+                                let mut found = Vec::new();
+                                let _ = scanner.scan(&mut blob.content(), &mut found);
+                                progress.item(blob.content().len() as u64);
+                                scan.stats.blobs += 1;
+                                push(scan, path, found);
+                            }
+                            Err(e) => scan.unreadable.push(Unreadable {
+                                path,
+                                error: format!("blob {}: {}", entry.id(), e.message()),
+                            }),
+                        }
+                        git2::TreeWalkResult::Ok
+                    });
+                    break;
+                }
+                _ => break,
+            }
+        }
+    }
 }
 
 fn commit_work(repo: Option<&Repository>, scanner: &mut StreamScanner<'_>, id: Oid) -> CommitWork {
