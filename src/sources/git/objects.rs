@@ -1,0 +1,1 @@
+//! The whole history, object by object.
