@@ -812,3 +812,56 @@ fn git_history_scans_tag_messages_and_blobs_and_trees_tags_point_at() {
         ]
     );
 }
+
+#[test]
+fn git_range_never_skips_a_blob_because_its_base_has_it() {
+    let repo = Repo::new();
+    let fixture = format!("F={}\n", k(80));
+    repo.write("fixtures/a.env", &fixture);
+    repo.write("app.env", format!("A={}\n", k(81)));
+    repo.commit_all("fixture and a leak, already pushed");
+    repo.write("app.env", "A=rotated\n");
+    let base = repo.commit_all("remove the leak");
+    // The same blob at a new path, and a revert that brings the removed key back.
+    repo.write("src/copied.env", &fixture);
+    let copied = repo.commit_all("copy the fixture");
+    repo.git(&["revert", "--no-edit", &base]);
+    let reverted = repo.head();
+    let (code, findings, _, stderr) = repo.scan(&["--range", &format!("{base}..{reverted}")]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(
+        where_(&findings),
+        vec![
+            (s("app.env"), 1, Some(reverted)),
+            (s("src/copied.env"), 1, Some(copied)),
+        ]
+    );
+}
+
+#[test]
+fn git_history_a_big_loose_blob_and_many_keys_in_one_tree() {
+    // A blob larger than the scanner's chunk, stored loose, with keys at both ends; and a tree whose
+    // key-bearing files change in different commits (the per-tree lists are shared).
+    let repo = Repo::new();
+    let mut big = format!("A={}\n", k(82)).into_bytes();
+    big.extend(std::iter::repeat_n(b'x', 3 << 20));
+    big.extend(format!("\nB={}\n", k(83)).as_bytes());
+    repo.write("big/data.txt", &big);
+    repo.write("d/one.env", format!("K={}\n", k(84)));
+    let first = repo.commit_all("big");
+    repo.write("d/two.env", format!("K={}\nL={}\n", k(84), k(85)));
+    let second = repo.commit_all("two");
+    let (code, findings, stats, stderr) = repo.scan(&["--git"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(
+        where_(&findings),
+        vec![
+            (s("big/data.txt"), 1, Some(first.clone())),
+            (s("big/data.txt"), 3, Some(first.clone())),
+            (s("d/one.env"), 1, Some(first)),
+            (s("d/two.env"), 1, Some(second.clone())),
+            (s("d/two.env"), 2, Some(second)),
+        ]
+    );
+    assert_eq!(stats["commits"], 2);
+}

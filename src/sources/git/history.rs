@@ -37,6 +37,14 @@ pub fn scan_history(
     commits: &Commits,
     progress: &Progress,
 ) -> Result<(Scan, Walked), GitError> {
+    if matches!(commits, Commits::All) {
+        match super::objects::scan_all(repo, matcher, progress) {
+            Ok(result) => return result,
+            Err(super::objects::Unsupported(why)) => eprintln!(
+                "skguard: note: history read commit by commit ({why}): slower, same answer"
+            ),
+        }
+    }
     let git_dir = repo.path().to_path_buf();
     let (ids, resolved) = walk(repo, commits)?;
     let boundary = shallow_boundary(repo);
