@@ -130,7 +130,11 @@ fn read_objects(
     let mut child = Command::new("git")
         // A repository's configuration must not make skguard run a program, nor its replace refs
         // change what an object id reads as.
-        .args(["-c", "core.fsmonitor=false", "--git-dir"])
+        .args(["-c", "core.fsmonitor=false"])
+        // Memory: git maps pack windows of up to 1 GiB each by default and keeps them while it
+        // reads on; smaller windows under a bound keep its resident memory bounded too.
+        .args(["-c", "core.packedGitWindowSize=32m", "-c", "core.packedGitLimit=128m"])
+        .arg("--git-dir")
         .arg(repo.path())
         .args(["cat-file", "--batch-all-objects", "--batch", "--unordered"])
         .env("GIT_NO_REPLACE_OBJECTS", "1")
