@@ -133,7 +133,12 @@ fn read_objects(
         .args(["-c", "core.fsmonitor=false"])
         // Memory: git maps pack windows of up to 1 GiB each by default and keeps them while it
         // reads on; smaller windows under a bound keep its resident memory bounded too.
-        .args(["-c", "core.packedGitWindowSize=32m", "-c", "core.packedGitLimit=128m"])
+        .args([
+            "-c",
+            "core.packedGitWindowSize=32m",
+            "-c",
+            "core.packedGitLimit=128m",
+        ])
         .arg("--git-dir")
         .arg(repo.path())
         .args(["cat-file", "--batch-all-objects", "--batch", "--unordered"])
