@@ -64,6 +64,14 @@ pub struct Target {
 }
 
 impl Target {
+    /// How archives are opened.
+    fn archive_limits(&self) -> sources::archive::Limits {
+        sources::archive::Limits {
+            depth: self.archive_depth,
+            ..Default::default()
+        }
+    }
+
     fn progress(&self, what: &'static str) -> Progress {
         let display = if std::io::stderr().is_terminal() {
             Display::Terminal
@@ -198,7 +206,7 @@ fn collect_git(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
     let progress = target.progress("blobs");
     let mut incomplete = Vec::new();
     let scan = if target.staged {
-        git::scan_staged(&mut repo, &matcher, &progress)?
+        git::scan_staged(&mut repo, &matcher, &target.archive_limits(), &progress)?
     } else {
         let commits = match &target.range {
             Some(range) => {
@@ -211,7 +219,13 @@ fn collect_git(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
             }
             None => git::Commits::All,
         };
-        let (mut scan, walked) = git::scan_history(&repo, &matcher, &commits, &progress)?;
+        let (mut scan, walked) = git::scan_history(
+            &repo,
+            &matcher,
+            &commits,
+            &target.archive_limits(),
+            &progress,
+        )?;
         incomplete.extend(git_incomplete(&walked));
         // History reports only paths with findings: the keys in those paths are findings too.
         sources::path_keys::add_for_hits(&mut scan.hits, &matcher);
@@ -260,10 +274,7 @@ fn collect_files(target: &Target, baseline: Option<&Path>) -> Result<Collected> 
             follow: target.follow,
             max_file_size: target.max_file_size,
             threads: target.threads,
-            archive: sources::archive::Limits {
-                depth: target.archive_depth,
-                ..Default::default()
-            },
+            archive: target.archive_limits(),
         };
         let progress = target.progress("files");
         let scan = sources::scan_paths(&matcher, &target.paths, &options, &progress);

@@ -10,6 +10,7 @@ use rayon::prelude::*;
 
 use crate::findings::Secret;
 use crate::matching::Matcher;
+use crate::sources::archive;
 use crate::sources::progress::Progress;
 use crate::sources::stream::{Located, StreamScanner};
 use crate::sources::{Scan, Unreadable};
@@ -76,16 +77,84 @@ pub(super) fn changes_against(
     out
 }
 
-/// The keys of one blob.
+/// The keys of one blob: in its bytes, and, for an archive, in its members.
 #[derive(Debug, Default)]
 pub(super) struct BlobKeys {
     pub(super) found: Vec<Located>,
+    /// Keys in an archive's members, with the member's path (`inner/path`, `a.zip!b`).
+    pub(super) members: Vec<(String, Located)>,
+    /// What the archive's bounds stopped.
+    pub(super) bounds: Vec<archive::Skipped>,
 }
 
 impl BlobKeys {
-    pub(super) fn keys(&self) -> impl Iterator<Item = &Secret> {
-        self.found.iter().map(|l| &l.candidate.secret)
+    pub(super) fn is_empty(&self) -> bool {
+        self.found.is_empty() && self.members.is_empty()
     }
+
+    /// The keys of this blob that none of `parents` (the blobs of the same path in the commit's
+    /// parents) holds at the same place, each with the archive member it is in: a raw key is new
+    /// when no parent's version of the file holds it, a member's key when no parent's version of
+    /// the archive holds it in the same member.
+    pub(super) fn new_against<'a>(
+        &'a self,
+        parents: &[&'a BlobKeys],
+    ) -> Vec<(Option<&'a str>, &'a Located)> {
+        let old: HashSet<&Secret> = parents
+            .iter()
+            .flat_map(|k| k.found.iter().map(|l| &l.candidate.secret))
+            .collect();
+        let old_members: HashSet<(&str, &Secret)> = parents
+            .iter()
+            .flat_map(|k| k.members.iter())
+            .map(|(m, l)| (m.as_str(), &l.candidate.secret))
+            .collect();
+        let raw = self
+            .found
+            .iter()
+            .filter(|l| !old.contains(&l.candidate.secret))
+            .map(|l| (None, l));
+        let members = self
+            .members
+            .iter()
+            .filter(|(m, l)| !old_members.contains(&(m.as_str(), &l.candidate.secret)))
+            .map(|(m, l)| (Some(m.as_str()), l));
+        raw.chain(members).collect()
+    }
+}
+
+/// `path`, or `path!member` for a key in an archive's member.
+pub(super) fn member_path(path: &str, member: Option<&str>) -> String {
+    match member {
+        Some(member) => format!("{path}!{member}"),
+        None => path.to_string(),
+    }
+}
+
+/// Scans `content` (a blob already scanned as it is by `scanner`) as an archive when it is one.
+pub(super) fn open_archive(
+    scanner: &mut StreamScanner<'_>,
+    content: &[u8],
+    limits: &archive::Limits,
+    keys: &mut BlobKeys,
+) {
+    let Some(kind) = scanner.archive().filter(|_| limits.depth > 0) else {
+        return;
+    };
+    let opened = archive::scan_bytes(scanner, "", content, kind, limits);
+    // A key in a stored member is reported once, in the member.
+    keys.found.retain(|r| {
+        !opened
+            .hits
+            .iter()
+            .any(|m| m.located.candidate.secret == r.candidate.secret)
+    });
+    keys.members = opened
+        .hits
+        .into_iter()
+        .map(|m| (m.member, m.located))
+        .collect();
+    keys.bounds = opened.skipped;
 }
 
 /// The keys of scanned blobs, and the blobs that could not be read.
@@ -99,6 +168,7 @@ pub(super) fn scan_blobs(
     git_dir: &Path,
     matcher: &Matcher,
     blobs: Vec<Oid>,
+    archives: &archive::Limits,
     progress: &Progress,
 ) -> ScannedBlobs {
     let results: Vec<(Oid, Result<BlobKeys, String>)> = blobs
@@ -118,6 +188,7 @@ pub(super) fn scan_blobs(
                         scanner
                             .scan(&mut &content[..], &mut keys.found)
                             .map_err(|e| e.to_string())?;
+                        open_archive(scanner, content, archives, &mut keys);
                         progress.item(content.len() as u64);
                         Ok(keys)
                     });
@@ -145,12 +216,22 @@ pub(super) fn parents_to_scan<'c>(
     keys: &HashMap<Oid, BlobKeys>,
 ) -> Vec<Oid> {
     changes
-        .filter(|c| keys.get(&c.blob).is_some_and(|k| !k.found.is_empty()))
+        .filter(|c| keys.get(&c.blob).is_some_and(|k| !k.is_empty()))
         .flat_map(|c| c.parents.iter().copied())
         .filter(|p| !keys.contains_key(p))
         .collect::<HashSet<_>>()
         .into_iter()
         .collect()
+}
+
+/// Says what an archive's bounds stopped (a deliberate skip: a warning, counted in the summary).
+pub(super) fn archive_bounds(path: &str, keys: &BlobKeys, scan: &mut Scan) {
+    if keys.bounds.is_empty() {
+        return;
+    }
+    scan.stats.archive_bounds += keys.bounds.len() as u64;
+    scan.warnings
+        .extend(keys.bounds.iter().map(|b| b.describe(path)));
 }
 
 pub(super) fn report_failures<'c>(

@@ -8,13 +8,14 @@ use git2::{ObjectType, Oid, Repository, Tree};
 use rayon::prelude::*;
 
 use super::blobs::{
-    changes_against, diff_options, parents_to_scan, report_failures, scan_blobs, Change,
-    ScannedBlobs,
+    archive_bounds, changes_against, diff_options, member_path, parents_to_scan, report_failures,
+    scan_blobs, BlobKeys, Change, ScannedBlobs,
 };
 use super::revisions::{shallow_boundary, walk, Commits, Walked};
 use super::{lookup_info, tag_path, CommitInfo, GitError, COMMIT_MESSAGE, TAG_MESSAGE};
 use crate::findings::Secret;
 use crate::matching::Matcher;
+use crate::sources::archive;
 use crate::sources::progress::Progress;
 use crate::sources::stream::{Located, StreamScanner};
 use crate::sources::{Hit, Scan, Unreadable};
@@ -35,10 +36,11 @@ pub fn scan_history(
     repo: &Repository,
     matcher: &Matcher,
     commits: &Commits,
+    archives: &archive::Limits,
     progress: &Progress,
 ) -> Result<(Scan, Walked), GitError> {
     if matches!(commits, Commits::All) {
-        match super::objects::scan_all(repo, matcher, progress) {
+        match super::objects::scan_all(repo, matcher, archives, progress) {
             Ok(result) => return result,
             Err(super::objects::Unsupported(why)) => eprintln!(
                 "skguard: note: history read commit by commit ({why}): slower, same answer"
@@ -79,13 +81,13 @@ pub fn scan_history(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let ScannedBlobs { keys, failed } = scan_blobs(&git_dir, matcher, blobs, progress);
+    let ScannedBlobs { keys, failed } = scan_blobs(&git_dir, matcher, blobs, archives, progress);
     report_failures(changes(), failed, &mut scan);
     let parent_blobs = parents_to_scan(changes(), &keys);
     let ScannedBlobs {
         keys: parent_keys,
         failed,
-    } = scan_blobs(&git_dir, matcher, parent_blobs, progress);
+    } = scan_blobs(&git_dir, matcher, parent_blobs, archives, progress);
     report_failures(changes(), failed, &mut scan);
     let keys_of = |oid: &Oid| keys.get(oid).or_else(|| parent_keys.get(oid));
 
@@ -117,20 +119,16 @@ pub fn scan_history(
             let Some(found) = keys_of(&change.blob) else {
                 continue;
             };
-            if found.found.is_empty() {
+            archive_bounds(&change.path, found, &mut scan);
+            if found.is_empty() {
                 continue;
             }
-            let old: HashSet<&Secret> = change
-                .parents
-                .iter()
-                .filter_map(keys_of)
-                .flat_map(|k| k.keys())
-                .collect();
-            for located in &found.found {
-                let secret = &located.candidate.secret;
-                if !old.contains(secret) && seen.insert((secret.clone(), change.path.clone())) {
+            let parents: Vec<&BlobKeys> = change.parents.iter().filter_map(keys_of).collect();
+            for (member, located) in found.new_against(&parents) {
+                let path = member_path(&change.path, member);
+                if seen.insert((located.candidate.secret.clone(), path.clone())) {
                     scan.hits.push(Hit {
-                        path: change.path.clone(),
+                        path,
                         commit: Some(info()),
                         located: located.clone(),
                     });

@@ -28,6 +28,7 @@ use super::revisions::{shallow_boundary, Walked};
 use super::{lookup_info, CommitInfo, GitError, COMMIT_MESSAGE};
 use crate::findings::Secret;
 use crate::matching::Matcher;
+use crate::sources::archive;
 use crate::sources::progress::Progress;
 use crate::sources::stream::{Located, StreamScanner};
 use crate::sources::{Hit, Scan, Unreadable};
@@ -82,6 +83,11 @@ struct Objects {
     /// Findings in blobs and in commit messages, by object number (only those with findings).
     blob_keys: HashMap<u32, Vec<Located>>,
     message_keys: HashMap<u32, Vec<Located>>,
+    /// Blobs whose first bytes say they are archives: opened after the pass.
+    archives: Vec<u32>,
+    /// Keys in archive members, by blob number (a key-bearing archive also has a `blob_keys`
+    /// entry, possibly empty, so that the trees holding it are found).
+    member_keys: HashMap<u32, Vec<(String, Located)>>,
     blobs_read: u64,
 }
 
@@ -210,6 +216,9 @@ fn read_objects(
             let _ = std::io::copy(&mut content, &mut std::io::sink());
             objects.blobs_read += 1;
             progress.item(size);
+            if scanner.archive().is_some() {
+                objects.archives.push(n);
+            }
             if !found.is_empty() {
                 objects.blob_keys.insert(n, std::mem::take(&mut found));
             }
@@ -506,16 +515,73 @@ fn missing_path(repo: &Repository, objects: &Objects, missing: u32, trees: &[u32
     }
 }
 
+/// Opens the archives the pass met (they are rare: each is read again, whole, with libgit2) and
+/// keeps the keys of their members.
+fn open_archives(
+    repo: &Repository,
+    matcher: &Matcher,
+    limits: &archive::Limits,
+    objects: &mut Objects,
+    scan: &mut Scan,
+) {
+    if limits.depth == 0 {
+        return;
+    }
+    let mut scanner = StreamScanner::new(matcher);
+    for n in std::mem::take(&mut objects.archives) {
+        let oid = objects.oid(n);
+        let Ok(blob) = repo.find_blob(oid) else {
+            // The pass read it; a second read failing is said, not fatal to the answer.
+            scan.warnings.push(format!(
+                "blob {oid}: could not be read again to open it as an archive"
+            ));
+            continue;
+        };
+        let content = blob.content();
+        let Some(kind) = archive::sniff(content) else {
+            continue;
+        };
+        let opened = archive::scan_bytes(&mut scanner, "", content, kind, limits);
+        scan.stats.archives += 1;
+        scan.stats.archive_members += opened.members;
+        scan.stats.archive_bounds += opened.skipped.len() as u64;
+        let name = format!("blob {oid}");
+        scan.warnings
+            .extend(opened.skipped.iter().map(|k| k.describe(&name)));
+        if opened.hits.is_empty() {
+            continue;
+        }
+        let raw = objects.blob_keys.entry(n).or_default();
+        // A key in a stored member is reported once, in the member.
+        raw.retain(|r| {
+            !opened
+                .hits
+                .iter()
+                .any(|m| m.located.candidate.secret == r.candidate.secret)
+        });
+        objects.member_keys.insert(
+            n,
+            opened
+                .hits
+                .into_iter()
+                .map(|m| (m.member, m.located))
+                .collect(),
+        );
+    }
+}
+
 /// Scans every commit reachable from any ref (and HEAD): each distinct (key, path) once, at the
 /// commit that introduced it. `Err` when this engine cannot read the repository: the caller falls
 /// back to per-commit diffs.
 pub fn scan_all(
     repo: &Repository,
     matcher: &Matcher,
+    archives: &archive::Limits,
     progress: &Progress,
 ) -> Result<Result<(Scan, Walked), GitError>, Unsupported> {
     let mut scan = Scan::default();
-    let objects = read_objects(repo, matcher, progress, &mut scan)?;
+    let mut objects = read_objects(repo, matcher, progress, &mut scan)?;
+    open_archives(repo, matcher, archives, &mut objects, &mut scan);
 
     // The refs' commits (tags peeled; blobs and trees tags point at are the tag pass's).
     let mut roots = Vec::new();
@@ -647,6 +713,30 @@ pub fn scan_all(
                 if !old.contains(secret) && seen.insert((secret.clone(), path.clone())) {
                     scan.hits.push(Hit {
                         path: path.clone(),
+                        commit: Some(info()),
+                        located: located.clone(),
+                    });
+                }
+            }
+            // Keys in an archive's members are new when no parent's version of the archive holds
+            // them in the same member.
+            let Some(members) = objects.member_keys.get(blob) else {
+                continue;
+            };
+            let old_members: HashSet<(&str, &Secret)> = in_parents
+                .iter()
+                .filter_map(|b| objects.member_keys.get(b))
+                .flatten()
+                .map(|(m, l)| (m.as_str(), &l.candidate.secret))
+                .collect();
+            for (member, located) in members {
+                let secret = &located.candidate.secret;
+                let at = format!("{path}!{member}");
+                if !old_members.contains(&(member.as_str(), secret))
+                    && seen.insert((secret.clone(), at.clone()))
+                {
+                    scan.hits.push(Hit {
+                        path: at,
                         commit: Some(info()),
                         located: located.clone(),
                     });

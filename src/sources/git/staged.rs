@@ -6,10 +6,13 @@ use std::path::Path;
 
 use git2::{ObjectType, Oid, Repository, Tree};
 
-use super::blobs::{parents_to_scan, report_failures, scan_blobs, Change, ScannedBlobs};
+use super::blobs::{
+    archive_bounds, member_path, parents_to_scan, report_failures, scan_blobs, BlobKeys, Change,
+    ScannedBlobs,
+};
 use super::{git_err, plumbing, GitError};
-use crate::findings::Secret;
 use crate::matching::Matcher;
+use crate::sources::archive;
 use crate::sources::progress::Progress;
 use crate::sources::{Hit, Scan};
 
@@ -176,6 +179,7 @@ pub(super) fn staged_changes(
 pub fn scan_staged(
     repo: &mut Repository,
     matcher: &Matcher,
+    archives: &archive::Limits,
     progress: &Progress,
 ) -> Result<Scan, GitError> {
     let git_dir = repo.path().to_path_buf();
@@ -193,34 +197,32 @@ pub fn scan_staged(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let ScannedBlobs { keys, failed } = scan_blobs(&git_dir, matcher, blobs, progress);
+    let ScannedBlobs { keys, failed } = scan_blobs(&git_dir, matcher, blobs, archives, progress);
     report_failures(&changes, failed, &mut scan);
     let parent_blobs = parents_to_scan(changes.iter(), &keys);
     let ScannedBlobs {
         keys: parent_keys,
         failed,
-    } = scan_blobs(&git_dir, matcher, parent_blobs, progress);
+    } = scan_blobs(&git_dir, matcher, parent_blobs, archives, progress);
     report_failures(&changes, failed, &mut scan);
     for change in &changes {
         let Some(found) = keys.get(&change.blob) else {
             continue;
         };
         scan.stats.files += 1;
-        let old: HashSet<&Secret> = change
+        archive_bounds(&change.path, found, &mut scan);
+        let parents: Vec<&BlobKeys> = change
             .parents
             .iter()
             .filter_map(|p| parent_keys.get(p))
-            .flat_map(|k| k.keys())
             .collect();
         // Every occurrence of a new key: the person fixing the commit needs every line.
-        for located in &found.found {
-            if !old.contains(&located.candidate.secret) {
-                scan.hits.push(Hit {
-                    path: change.path.clone(),
-                    commit: None,
-                    located: located.clone(),
-                });
-            }
+        for (member, located) in found.new_against(&parents) {
+            scan.hits.push(Hit {
+                path: member_path(&change.path, member),
+                commit: None,
+                located: located.clone(),
+            });
         }
     }
     // A path the commit adds (in none of its parents) with a key in its name.
