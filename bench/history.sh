@@ -26,7 +26,8 @@
 #   kingfisher   $KINGFISHER scan REPO, with that one rule only, no validation (if found)
 # Wall time is /usr/bin/time's elapsed time; peak RSS its maximum resident set size, which for the
 # pipeline is that of its largest process (git); CPU the median of user + system time, which a busy
-# machine disturbs less than wall time. "vs yardstick" is the ratio of the wall-time medians. A tool that is missing is skipped, and said.
+# machine disturbs less than wall time. "vs yardstick" is the ratio of the wall-time medians. A tool
+# that is missing is skipped, and said.
 # Needs git, GNU time (/usr/bin/time) and jq; the yardstick needs ripgrep.
 set -euo pipefail
 export LC_ALL=C
@@ -40,7 +41,7 @@ prepare=""
 only=yardstick,skguard,betterleaks,kingfisher
 warmup=yes
 src=""
-usage() { sed -n '7,10p' "$0" | sed 's/^# */  /' >&2; exit 2; }
+usage() { sed -n '7,9p' "$0" | sed 's/^#//' >&2; exit 2; }
 die() { echo "history.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -64,6 +65,10 @@ else
   [ -n "$src" ] || usage
 fi
 [ -z "$prepare" ] || [ -n "$keep" ] || die "--prepare needs --keep DIR"
+for t in ${only//,/ }; do
+  case "$t" in yardstick|skguard|betterleaks|kingfisher) ;;
+    *) die "--tools wants some of yardstick,skguard,betterleaks,kingfisher, not '$t'" ;; esac
+done
 
 command -v git >/dev/null || die "git is not installed"
 [ -x /usr/bin/time ] && /usr/bin/time -f %e true >/dev/null 2>&1 ||
@@ -172,8 +177,6 @@ done < "$planted" > "$work/planted-fingerprints"
 # The tools
 tools=()
 skipped=()
-case ",$only," in *,yardstick,*|*,skguard,*|*,betterleaks,*|*,kingfisher,*) ;;
-  *) die "--tools wants some of yardstick,skguard,betterleaks,kingfisher" ;; esac
 wanted() { case ",$only," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 if ! wanted yardstick; then :
 elif command -v rg >/dev/null; then tools+=(yardstick); else skipped+=("yardstick: ripgrep (rg) is not installed"); fi
