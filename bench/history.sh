@@ -24,8 +24,10 @@
 #                else target/release/skguard; build it first with `cargo build --release`)
 #   betterleaks  $BETTERLEAKS git REPO --log-opts=--all, with one rule for the key grammar (if found)
 #   kingfisher   $KINGFISHER scan REPO, with that one rule only, no validation (if found)
-# Wall time is /usr/bin/time's elapsed time; peak RSS its maximum resident set size, which for the
-# pipeline is that of its largest process (git); CPU the median of user + system time, which a busy
+# Wall time is /usr/bin/time's elapsed time; peak RSS its maximum resident set size, which for a
+# tool of several processes (the pipeline; a scanner running git) is that of its largest process;
+# tree RSS the largest sum over the whole process tree, sampled every 0.2 s (it can miss a short
+# peak); both the maximum over runs. CPU the median of user + system time, which a busy
 # machine disturbs less than wall time. "vs yardstick" is the ratio of the wall-time medians. A tool
 # that is missing is skipped, and said.
 # Needs git, GNU time (/usr/bin/time) and jq; the yardstick needs ripgrep.
@@ -244,19 +246,28 @@ run() {
     yardstick)
       /usr/bin/time -f '%e %M %U %S' -o "$t" bash -c 'set -o pipefail
         git -C "$1" cat-file --batch-all-objects --batch | rg -c -F -e sk_live_ -e sk_test_' _ "$repo" \
-        > "$out" 2> "$out.err" || rc=$? ;;
+        > "$out" 2> "$out.err" & ;;
     skguard)
       /usr/bin/time -f '%e %M %U %S' -o "$t" "$skguard" scan --git "$repo" --format json \
-        > "$out" 2> "$out.err" || rc=$? ;;
+        > "$out" 2> "$out.err" & ;;
     betterleaks)
       /usr/bin/time -f '%e %M %U %S' -o "$t" "$betterleaks" git "$repo" --log-opts=--all \
         -c "$work/betterleaks.toml" --no-banner -s -l error --exit-code 0 -o "$out" \
-        > /dev/null 2> "$out.err" || rc=$? ;;
+        > /dev/null 2> "$out.err" & ;;
     kingfisher)
       /usr/bin/time -f '%e %M %U %S' -o "$t" "$kingfisher" scan "$repo" --no-update-check \
         --load-builtins=false --rules-path "$work/kingfisher.yml" --rule bench.sk.1 --no-validate \
-        -f json -o "$out" -q > /dev/null 2> "$out.err" || rc=$? ;;
+        -f json -o "$out" -q > /dev/null 2> "$out.err" & ;;
   esac
+  # Sample the resident memory of the whole process tree (the tool and its children, such as git
+  # processes it runs) while it runs: /usr/bin/time sees only its largest process.
+  local pid=$! peak=0 now
+  while kill -0 "$pid" 2>/dev/null; do
+    now=$(tree_rss "$pid")
+    [ "$now" -le "$peak" ] || peak=$now
+    sleep 0.2
+  done
+  wait "$pid" || rc=$?
   # Exit statuses that mean "done": rg 1 = no match; skguard 1 = findings; kingfisher 200 = findings.
   case "$tool:$rc" in
     *:0|yardstick:1|skguard:1|kingfisher:200) ;;
@@ -264,7 +275,16 @@ run() {
        head -c 2000 "$out.err" | sed 's/^/    /' >&2
        echo "$tool" >> "$work/failed" ;;
   esac
-  [ "$tag" = warmup ] || tail -n 1 "$t" >> "$work/times.$tool"
+  if [ "$tag" != warmup ]; then echo "$(tail -n 1 "$t") $peak" >> "$work/times.$tool"; fi
+}
+
+# tree_rss PID: resident KB of PID and all its descendants, now
+tree_rss() {
+  ps -e -o pid=,ppid=,rss= | awk -v root="$1" '{ up[$1] = $2; rss[$1] = $3 }
+    END { for (p in up) { q = p; n = 0
+            while (q != root && q in up && n++ < 64) q = up[q]
+            if (q == root) sum += rss[p] }
+          print sum + 0 }'
 }
 
 # found TOOL: "F/P" planted keys found in the last report (+ other findings), or the yardstick's count
@@ -303,8 +323,9 @@ for r in $(seq 1 "$runs"); do
   for i in $(seq 0 $((${#tools[@]} - 1))); do order+=("${tools[$(((i + r - 1) % ${#tools[@]}))]}"); done
   for tool in "${order[@]}"; do
     run "$tool" "$r"
-    read -r wall rss _ < <(tail -n 1 "$work/time.$tool")
-    printf '  run %s/%s %-12s %7ss %6d MB\n' "$r" "$runs" "$tool" "$wall" "$((rss / 1024))"
+    read -r wall rss _ _ tree < <(tail -n 1 "$work/times.$tool")
+    printf '  run %s/%s %-12s %7ss %6d MB (tree %d MB)\n' "$r" "$runs" "$tool" "$wall" \
+      "$((rss / 1024))" "$((tree / 1024))"
   done
 done
 
@@ -314,6 +335,7 @@ stats() {
     m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
     printf "%.2f %.2f %.2f", m, v[1], v[NR] }'
   cut -d' ' -f2 "$work/times.$1" | sort -n | tail -n 1 | awk '{printf " %d", $1 / 1024}'
+  cut -d' ' -f5 "$work/times.$1" | sort -n | tail -n 1 | awk '{printf " %d", $1 / 1024}'
   awk '{print $3 + $4}' "$work/times.$1" | sort -n | awk '{v[NR]=$1} END {
     printf " %.1f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
@@ -321,13 +343,14 @@ echo
 echo "load after: $(uptime | sed 's/.*load average/load average/'); $runs alternating runs each"
 ymed=""
 if [ -f "$work/times.yardstick" ]; then ymed=$(stats yardstick | cut -d' ' -f1); fi
-printf '| %-11s | %-8s | %-8s | %-8s | %-13s | %-8s | %-20s | %-12s |\n' tool "median" min max "peak RSS" "CPU" keys "vs yardstick"
-printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' ------------- ---------- ---------- ---------- --------------- ---------- ---------------------- --------------
+printf '| %-11s | %-8s | %-8s | %-8s | %-13s | %-13s | %-8s | %-20s | %-12s |\n' tool "median" min max "peak RSS" "tree RSS" "CPU" keys "vs yardstick"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' ------------- ---------- ---------- ---------- --------------- --------------- ---------- ---------------------- --------------
 for tool in "${tools[@]}"; do
-  read -r med min max rss cpu < <(stats "$tool")
+  read -r med min max rss tree cpu < <(stats "$tool")
   ratio="-"
   [ -z "$ymed" ] || ratio=$(awk -v a="$med" -v b="$ymed" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')
   bad=""
   if grep -qx "$tool" "$work/failed" 2>/dev/null; then bad=" (failed)"; fi
-  printf '| %-11s | %7ss | %7ss | %7ss | %10s MB | %7ss | %-20s | %-12s |\n' "$tool$bad" "$med" "$min" "$max" "$rss" "$cpu" "$(found "$tool")" "$ratio"
+  printf '| %-11s | %7ss | %7ss | %7ss | %10s MB | %10s MB | %7ss | %-20s | %-12s |\n' \
+    "$tool$bad" "$med" "$min" "$max" "$rss" "$tree" "$cpu" "$(found "$tool")" "$ratio"
 done
