@@ -96,6 +96,8 @@ impl Mode {
 #[derive(Debug, Clone)]
 pub struct ScanRequest {
     pub mode: Mode,
+    /// `--default-branch REF`: for a range whose base is the null id (a new branch).
+    pub default_branch: Option<String>,
     /// `--config FILE`: used instead of the configuration the mode would trust.
     pub config: Option<PathBuf>,
     /// `--baseline FILE`, on top of a baseline the configuration names.
@@ -386,7 +388,11 @@ fn read_baseline(name: &str, place: &Place<'_>, origin: &str) -> Result<Baseline
 /// The configuration a git mode trusts: the index's copy for `--staged`; for `--range`, the copy in
 /// the range's base commit, so a pull request cannot allowlist its own leak (for a new branch, the
 /// remote's default branch); for `--git`, the work tree's copy, else HEAD's.
-fn git_config(repo: &git2::Repository, mode: &Mode) -> Result<Trusted, PipelineError> {
+fn git_config(
+    repo: &git2::Repository,
+    mode: &Mode,
+    default_branch: Option<&str>,
+) -> Result<Trusted, PipelineError> {
     let name = config::FILE_NAME;
     let (text, origin, place) = match mode {
         Mode::Staged(_) => (
@@ -395,23 +401,24 @@ fn git_config(repo: &git2::Repository, mode: &Mode) -> Result<Trusted, PipelineE
             Some(Place::Index(repo)),
         ),
         Mode::History(_, History::Range(range)) => {
-            let resolved = git::resolve_range(repo, &range.base, &range.tip)?;
-            let trusted = resolved.base.or_else(|| {
-                let default = repo
-                    .find_reference("refs/remotes/origin/HEAD")
-                    .ok()?
-                    .peel_to_commit()
-                    .ok()?
-                    .id();
-                (default != resolved.tip).then_some(default)
-            });
-            match trusted {
+            let resolved = git::resolve_range(repo, &range.base, &range.tip, default_branch)?;
+            let default = resolved.default.as_ref().map(|(_, id)| *id);
+            // A new branch trusts the default branch's copy (the tip's own, on its first push).
+            let default = default.or(resolved.tip_is_default.then_some(resolved.tip));
+            match resolved.base.or(default) {
                 Some(id) => (
                     git::commit_file(repo, id, name),
                     format!("{id}:{name}"),
                     Some(Place::Commit(repo, id)),
                 ),
-                None => (None, name.to_string(), None),
+                None => {
+                    eprintln!(
+                        "skguard: note: no repository configuration is used: the range's base is {} and no \
+                         default branch is known to take {name} from (--default-branch REF names it)",
+                        if resolved.missing_base.is_some() { "missing" } else { "the null id" }
+                    );
+                    (None, name.to_string(), None)
+                }
             }
         }
         _ => {
@@ -448,6 +455,44 @@ fn git_config(repo: &git2::Repository, mode: &Mode) -> Result<Trusted, PipelineE
     // Git modes report paths relative to the work tree's root, where the configuration is.
     trusted.dir = None;
     Ok(trusted)
+}
+
+/// What a history or range scan could not see: a missing base, commits past a shallow boundary.
+fn git_incomplete(walked: &git::Walked) -> Vec<String> {
+    let mut incomplete = Vec::new();
+    let range = walked.range.as_ref();
+    if let Some(missing) = range.and_then(|r| r.missing_base.as_ref()) {
+        incomplete.push(format!(
+            "the range base {missing} is not in this clone (a shallow clone, or a force push): every commit of \
+             the range end that is here was scanned instead, so this answer may hold findings that are not new \
+             and is incomplete. Fetch the whole history for an exact answer: `fetch-depth: 0` in \
+             actions/checkout, or `git fetch --unshallow`"
+        ));
+    }
+    if !walked.shallow.is_empty() {
+        let mut named: Vec<&str> = walked.shallow.iter().take(5).map(String::as_str).collect();
+        if walked.shallow.len() > 5 {
+            named.push("…");
+        }
+        incomplete.push(format!(
+            "this is a shallow clone and the commits to scan reach its boundary: the parents of {} are not in \
+             this clone, so what they and older commits changed could not be seen. Fetch the whole history: \
+             `fetch-depth: 0` in actions/checkout, or `git fetch --unshallow`",
+            named.join(", ")
+        ));
+    }
+    if let Some((name, _)) = range.and_then(|r| r.default.as_ref()) {
+        eprintln!(
+            "skguard: note: a new branch: its commits not reachable from {} were scanned",
+            printable(name)
+        );
+    } else if range.is_some_and(|r| r.base.is_none() && r.missing_base.is_none()) {
+        eprintln!(
+            "skguard: note: a new branch that is the default branch itself, or no default branch is known \
+             (--default-branch REF): its whole history was scanned"
+        );
+    }
+    incomplete
 }
 
 /// The rules in force and the allowlist, from a configuration.
@@ -508,40 +553,30 @@ fn collect_git(request: &ScanRequest) -> Result<Collected, PipelineError> {
             dir: None,
             baseline: None,
         },
-        None => git_config(&repo, &request.mode)?,
+        None => git_config(&repo, &request.mode, request.default_branch.as_deref())?,
     };
     let (matcher, mut allowlist) = prepare(&trusted.config, &trusted.origin)?;
     allowlist.set_base(None);
     let baseline = baselines(request, trusted.baseline)?;
     let progress = Progress::start(request.progress, "blobs");
     let mut incomplete = Vec::new();
+    let limits = &request.walk.archive;
     let scan = match history {
-        None => git::scan_staged(&mut repo, &matcher, &progress)?,
+        None => git::scan_staged(&mut repo, &matcher, limits, &progress)?,
         Some(history) => {
             let commits = match history {
                 History::Range(range) => git::Commits::Range {
                     base: range.base.clone(),
                     tip: range.tip.clone(),
+                    default_branch: request.default_branch.clone(),
                 },
                 History::All => git::Commits::All,
             };
-            let (scan, resolved) = git::scan_history(&repo, &matcher, &commits, &progress)?;
-            if let Some(missing) = resolved.and_then(|r| r.missing_base) {
-                incomplete.push(format!(
-                    "the range base {missing} is not in this clone (a shallow clone, or a force push): every commit of \
-                     the range end that is here was scanned instead, so this answer may hold findings that are not new \
-                     and is incomplete. Fetch more history for an exact answer: `git fetch --deepen=100 origin`, or \
-                     `fetch-depth: 0` in actions/checkout"
-                ));
-            }
+            let (mut scan, walked) =
+                git::scan_history(&repo, &matcher, &commits, limits, &progress)?;
+            incomplete.extend(git_incomplete(&walked));
             // History reports only paths with findings: the keys in those paths are findings too.
-            let mut scan = scan;
             sources::path_keys::add_for_hits(&mut scan.hits, &matcher);
-            if repo.is_shallow() {
-                eprintln!(
-                    "skguard: note: this is a shallow clone: history is scanned as far as it goes"
-                );
-            }
             scan
         }
     };
@@ -685,7 +720,7 @@ pub fn finish(
         );
     }
     for problem in &incomplete {
-        eprintln!("skguard: {problem}");
+        eprintln!("skguard: {}", printable(problem));
     }
     if stats.submodules > 0 {
         eprintln!(

@@ -159,6 +159,7 @@ impl Target {
         };
         Ok(ScanRequest {
             mode: Mode::resolve(&flags)?,
+            default_branch: self.default_branch.clone(),
             config: self.config.clone(),
             baseline: baseline.map(Path::to_path_buf),
             config_baseline: true,
