@@ -321,9 +321,9 @@ mod tests {
 
     #[test]
     fn allowlist_regexes_and_fingerprints_suppress_by_the_key() {
-        let f = finding("src/a.txt", "RegexMatched0123456789ab");
+        let f = finding("src/a.txt", "2Pxwq3eFfgu7HEzXHAGnAA9x");
         let spec = AllowlistSpec {
-            regexes: vec![format!("^sk_{}_RegexMatched", "live")],
+            regexes: vec![format!("^sk_{}_2Pxwq3eF", "live")],
             ..AllowlistSpec::default()
         };
         assert!(Allowlist::compile(&spec, "c").unwrap().allows(&f));
@@ -343,9 +343,9 @@ mod tests {
 
     #[test]
     fn a_baseline_round_trips_and_suppresses_by_fingerprint_only() {
-        let known = finding("a.txt", "KnownKey0123456789abcdef");
-        let moved = finding("elsewhere/b.txt", "KnownKey0123456789abcdef");
-        let new = finding("a.txt", "BrandNewKey0123456789abc");
+        let known = finding("a.txt", "6bheWBY3Rk87Cz7JYWBcPkbB");
+        let moved = finding("elsewhere/b.txt", "6bheWBY3Rk87Cz7JYWBcPkbB");
+        let new = finding("a.txt", "pdvGpn6UEzBL5sXyzrDeG72c");
         let text = Baseline::render(&[known.clone(), known.clone()]);
         assert!(!text.contains(known.secret.expose()), "{text}");
         assert_eq!(text, Baseline::render(std::slice::from_ref(&known)));

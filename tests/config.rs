@@ -13,19 +13,19 @@ fn configured_repo() -> Repo {
     );
     repo.write(
         "fixtures/keys.txt",
-        format!("key = {}\n", live("FixtureKey0123456789abcd")),
+        format!("key = {}\n", live("Pkq8eBuEeXpa5rdSw3cN5Bay")),
     );
     repo.write(
         "web/app.js",
-        format!("const k = \"{}\";\n", live("WebAppKey0123456789abcde")),
+        format!("const k = \"{}\";\n", live("V9bqg7r6YMYR9ntYX7kdHACV")),
     );
     repo.write(
         "web/env.example",
-        format!("KEY={}\n", live("ExampleKey0123456789abcd")),
+        format!("KEY={}\n", live("u8NZhaRamn4WhsCRudg4XFS6")),
     );
     repo.write(
         "src/main.txt",
-        format!("key = {}\n", live("SourceKey0123456789abcde")),
+        format!("key = {}\n", live("NAQSjSMRPrwXUz3ZCnr253Lj")),
     );
     repo.commit_all("keys");
     repo
@@ -103,7 +103,7 @@ fn config_outside_a_repository_the_scanned_folder_holds_it() {
     )
     .unwrap();
     std::fs::create_dir_all(dir.path().join("a")).unwrap();
-    std::fs::write(dir.path().join("a/k.txt"), live("OutsideKey0123456789abcd")).unwrap();
+    std::fs::write(dir.path().join("a/k.txt"), live("ZgP3wYXhm8VDMstfJ97TgVmD")).unwrap();
     let (code, findings, _, stderr) = scan_json(dir.path(), &["."]);
     assert_eq!(code, 0, "{findings:?} {stderr}");
 }
@@ -115,7 +115,7 @@ fn config_a_baseline_named_by_the_configuration_reaches_every_scan_and_the_hook(
     let repo = Repo::new();
     repo.write(
         "old.txt",
-        format!("k = {}\n", live("OldKnownKey0123456789abc")),
+        format!("k = {}\n", live("TLVN65NHj92QaUreHa4He4r3")),
     );
     repo.commit_all("old key");
 
@@ -145,12 +145,12 @@ fn config_a_baseline_named_by_the_configuration_reaches_every_scan_and_the_hook(
     // The hook: the known key is not reported, a new one is.
     repo.write(
         "old.txt",
-        format!("k = {}\nmore\n", live("OldKnownKey0123456789abc")),
+        format!("k = {}\nmore\n", live("TLVN65NHj92QaUreHa4He4r3")),
     );
     repo.git(&["add", "old.txt"]);
     let (code, findings, _, stderr) = repo.scan(&["--staged", "."]);
     assert_eq!(code, 0, "{findings:?} {stderr}");
-    repo.write("new.txt", live("NewUnknownKey0123456789a"));
+    repo.write("new.txt", live("gWEZDwuum7GEd8HD8uLEA5wV"));
     repo.git(&["add", "new.txt"]);
     let (code, findings, _, _) = repo.scan(&["--staged", "."]);
     assert_eq!(code, 1);
@@ -178,7 +178,7 @@ fn config_a_range_never_takes_the_baseline_from_its_head() {
     let repo = Repo::new();
     repo.write("README", "hello\n");
     let base = repo.commit_all("base");
-    repo.write("leak.txt", live("PullRequestKey0123456789"));
+    repo.write("leak.txt", live("5RzAYH9HbaeUYzXBSJUp64yV"));
     repo.commit_all("leak");
     let out = skguard()
         .current_dir(repo.path())
@@ -201,7 +201,7 @@ fn config_a_range_never_takes_the_baseline_from_its_head() {
 #[test]
 fn config_the_block_message_says_how_to_baseline() {
     let repo = Repo::new();
-    repo.write("k.txt", live("BlockedKey0123456789abcd"));
+    repo.write("k.txt", live("gRa7kH3Q7RNS9ER5FfvnDBNw"));
     repo.git(&["add", "k.txt"]);
     let out = scan_output(repo.path(), &["--staged", "."]);
     let shown = text(&out);

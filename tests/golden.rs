@@ -8,12 +8,12 @@ fn golden_repo() -> Repo {
     let repo = Repo::new();
     repo.write(
         "app.env",
-        format!("a\nkey = \"{}\"\n", live("GoldenLive0123456789abc")),
+        format!("a\nkey = \"{}\"\n", live("6Ey7m7RDqmPmm3qaNmFJZtg")),
     );
     let encoded = {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD
-            .encode(format!("{}\n", test_key("GoldenTest0123456789abc")))
+            .encode(format!("{}\n", test_key("T7MAn97ctjThe4R2DhKfPyz")))
     };
     repo.write("b64.txt", format!("{encoded}\n"));
     repo.commit_all("one");
@@ -64,17 +64,17 @@ fn findings_json(commit: Option<&str>) -> String {
             "sk_live",
             ("app.env", 2, 8),
             commit,
-            &live("GoldenLive0123456789abc"),
+            &live("6Ey7m7RDqmPmm3qaNmFJZtg"),
             "raw",
-            "sk_live_Gol…bc"
+            "sk_live_6Ey…tg"
         ),
         finding_json(
             "sk_test",
             ("b64.txt", 1, 1),
             commit,
-            &test_key("GoldenTest0123456789abc"),
+            &test_key("T7MAn97ctjThe4R2DhKfPyz"),
             "base64",
-            "sk_test_Gol…bc"
+            "sk_test_T7M…yz"
         )
     )
 }

@@ -193,7 +193,7 @@ mod tests {
     use crate::findings::VerificationStatus;
 
     fn key() -> Secret {
-        Secret::new(format!("sk_live_{}", "AuditedKey0123456789abcd"), 8)
+        Secret::new(format!("sk_live_{}", "KvTnGW5RU7ELrc94bm4fAUk2"), 8)
     }
 
     #[test]

@@ -195,9 +195,9 @@ mod tests {
         let rules = RuleSet::builtin();
         let (client, requests) = invalid_api();
         let mut findings = vec![
-            finding(&rules, "sk_live", "StageOnce0123456789abcde", "a.txt"),
-            finding(&rules, "sk_live", "StageOnce0123456789abcde", "b.txt"),
-            finding(&rules, "sk_test", "StageTest0123456789abcde", "c.txt"),
+            finding(&rules, "sk_live", "BnBDXEk35L3Xrha2apJXbNHJ", "a.txt"),
+            finding(&rules, "sk_live", "BnBDXEk35L3Xrha2apJXbNHJ", "b.txt"),
+            finding(&rules, "sk_test", "89HqK7HnRhxPpLxPCgWJBp6x", "c.txt"),
         ];
         assert_eq!(findings[2].kind, Kind::Test);
         let options = StageOptions {
@@ -233,8 +233,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let audit = AuditLog::open(&dir.path().join("audit.jsonl")).unwrap();
         let mut findings = vec![
-            finding(&rules, "sk_live", "StageAudit0123456789abcd", "a.txt"),
-            finding(&rules, "sk_live", "StageAudit0123456789abcd", "b.txt"),
+            finding(&rules, "sk_live", "v3S963YryVgd2bTSf76bMUz4", "a.txt"),
+            finding(&rules, "sk_live", "v3S963YryVgd2bTSf76bMUz4", "b.txt"),
         ];
         run(
             &mut findings,

@@ -493,7 +493,7 @@ mod tests {
             path.into(),
             3,
             7,
-            Secret::new(format!("sk_{}_HumanKey0123456789abcdef", "live"), 8),
+            Secret::new(format!("sk_{}_Hq4mW8zR2kP9tX6vB3nJ7cYd", "live"), 8),
             Encoding::Raw,
         )
     }

@@ -570,12 +570,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join(".env"),
-            format!("K={}\n", key("HiddenFile0123456789abcd")),
+            format!("K={}\n", key("jrpP4v2kg6cy6fXZapgy2SaT")),
         )
         .unwrap();
         std::fs::write(
             dir.path().join("big.txt"),
-            format!("{}\n{}", "x".repeat(2000), key("TooLargeKey0123456789abc")),
+            format!("{}\n{}", "x".repeat(2000), key("3QncKDXXpr6csc8sBtmgB9DB")),
         )
         .unwrap();
         let scan = scan_dir(dir.path(), &WalkOptions::default());
@@ -600,7 +600,7 @@ mod tests {
         std::fs::write(dir.path().join(".gitignore"), "ignored.txt\n").unwrap();
         std::fs::write(
             dir.path().join("ignored.txt"),
-            key("IgnoredFile0123456789abc"),
+            key("ZMBJzUHh7z8uhvDQgBDJcu39"),
         )
         .unwrap();
         assert!(scan_dir(dir.path(), &WalkOptions::default())
@@ -619,7 +619,7 @@ mod tests {
         let scan = scan_dir(&dir.path().join("nonexistent"), &WalkOptions::default());
         assert_eq!(scan.unreadable.len(), 1);
         let matcher = Matcher::new(RuleSet::builtin());
-        let text = format!("a\nb {}\n", key("ReaderInput0123456789abc"));
+        let text = format!("a\nb {}\n", key("RUT7gcNhw25PjM5shQTgLCFw"));
         let scan = scan_reader(&matcher, "-", &mut text.as_bytes());
         assert_eq!(scan.stats.files, 1);
         assert_eq!(scan.hits.len(), 1);
