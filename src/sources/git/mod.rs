@@ -91,7 +91,13 @@ pub fn root(repo: &Repository) -> PathBuf {
 fn plumbing(repo: &Repository, args: &[&str]) -> Result<std::process::Output, GitError> {
     std::process::Command::new("git")
         // A repository's configuration must not make skguard run a program: no fsmonitor hook.
-        .args(["-c", "core.fsmonitor=false", "--git-dir"])
+        .args([
+            "-c",
+            "core.fsmonitor=false",
+            "-c",
+            "core.hooksPath=/dev/null",
+            "--git-dir",
+        ])
         .arg(repo.path())
         .args(args)
         .env("GIT_OPTIONAL_LOCKS", "0")

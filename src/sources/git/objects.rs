@@ -136,7 +136,12 @@ fn read_objects(
     let mut child = Command::new("git")
         // A repository's configuration must not make skguard run a program, nor its replace refs
         // change what an object id reads as.
-        .args(["-c", "core.fsmonitor=false"])
+        .args([
+            "-c",
+            "core.fsmonitor=false",
+            "-c",
+            "core.hooksPath=/dev/null",
+        ])
         // Memory: git maps pack windows of up to 1 GiB each by default and keeps them while it
         // reads on; smaller windows under a bound keep its resident memory bounded too.
         .args([
