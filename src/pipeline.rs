@@ -555,8 +555,7 @@ fn collect_git(request: &ScanRequest) -> Result<Collected, PipelineError> {
         },
         None => git_config(&repo, &request.mode, request.default_branch.as_deref())?,
     };
-    let (matcher, mut allowlist) = prepare(&trusted.config, &trusted.origin)?;
-    allowlist.set_base(None);
+    let (matcher, allowlist) = prepare(&trusted.config, &trusted.origin)?;
     let baseline = baselines(request, trusted.baseline)?;
     let progress = Progress::start(request.progress, "blobs");
     let mut incomplete = Vec::new();
@@ -612,10 +611,9 @@ fn collect_files(request: &ScanRequest) -> Result<Collected, PipelineError> {
         _ => files_config(paths, request.config.as_deref())?,
     };
     let (matcher, mut allowlist) = prepare(&trusted.config, &trusted.origin)?;
-    allowlist.set_base(match (&request.mode, &trusted.dir) {
-        (Mode::Paths(paths), Some(dir)) => reported_base(paths, dir),
-        _ => None,
-    });
+    if let (Mode::Paths(paths), Some(dir)) = (&request.mode, &trusted.dir) {
+        allowlist.set_base(reported_base(paths), Some(slashed(dir)));
+    }
     let baseline = baselines(request, trusted.baseline)?;
     let scan = match &request.mode {
         Mode::Stdin => sources::scan_reader(&matcher, "-", &mut io::stdin().lock()),
@@ -641,23 +639,24 @@ fn collect_files(request: &ScanRequest) -> Result<Collected, PipelineError> {
     ))
 }
 
-/// The folder reported paths are relative to (the one folder scanned, else the current folder:
-/// paths as typed), as a path relative to the configuration's folder `config_dir`, when it is
-/// inside it. Allowlist globs then match `base/reported`.
-fn reported_base(paths: &[PathBuf], config_dir: &Path) -> Option<String> {
+/// The folder reported paths are relative to, absolute: the one folder scanned, else the current
+/// folder (paths as typed).
+fn reported_base(paths: &[PathBuf]) -> Option<String> {
     let from = match paths {
         [only] if only.is_dir() => only.canonicalize().ok()?,
         _ => std::env::current_dir().ok()?.canonicalize().ok()?,
     };
-    let relative = from.strip_prefix(config_dir).ok()?;
-    let mut base = String::new();
-    for component in relative.components() {
-        if !base.is_empty() {
-            base.push('/');
-        }
-        base.push_str(&component.as_os_str().to_string_lossy());
+    Some(slashed(&from))
+}
+
+/// An absolute path with `/` separators.
+fn slashed(path: &Path) -> String {
+    let shown = path.to_string_lossy();
+    if std::path::MAIN_SEPARATOR == '/' {
+        shown.into_owned()
+    } else {
+        shown.replace(std::path::MAIN_SEPARATOR, "/")
     }
-    Some(base)
 }
 
 /// A repository with no commits yet has no history: `--range` cannot be resolved there (an error),

@@ -6,6 +6,7 @@
 //! keyed by the key's fingerprint only, so it survives rebases, squash merges and moved lines, and
 //! holds no line numbers or timestamps that would churn in code review.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
@@ -23,9 +24,10 @@ pub struct Allowlist {
     paths: GlobSet,
     /// Globs without `/`, over the last component after `/` or `!` (an archive member).
     names: GlobSet,
-    /// Where reported paths start, relative to the configuration's folder (`sub/dir`), when they
-    /// do not start there.
+    /// File scans: the absolute folder reported paths are relative to.
     base: Option<String>,
+    /// File scans: the configuration's folder, absolute, `/` separators.
+    root: Option<String>,
     regexes: RegexSet,
     fingerprints: HashSet<String>,
 }
@@ -36,6 +38,7 @@ impl Default for Allowlist {
             paths: GlobSet::empty(),
             names: GlobSet::empty(),
             base: None,
+            root: None,
             regexes: RegexSet::empty(),
             fingerprints: HashSet::new(),
         }
@@ -84,15 +87,18 @@ impl Allowlist {
             paths,
             names,
             base: None,
+            root: None,
             regexes,
             fingerprints: spec.fingerprints.iter().cloned().collect(),
         })
     }
 
-    /// Reported paths start at `base` (relative to the configuration's folder, `/` separators);
-    /// `None` when they already start there.
-    pub fn set_base(&mut self, base: Option<String>) {
-        self.base = base.filter(|b| !b.is_empty());
+    /// File scans: reported paths are relative to the absolute folder `base` (or absolute), and
+    /// the configuration is in the absolute folder `root`; globs match paths relative to `root`.
+    /// Without it (git modes), reported paths are already relative to the configuration's folder.
+    pub fn set_base(&mut self, base: Option<String>, root: Option<String>) {
+        self.base = base;
+        self.root = root;
     }
 
     pub fn allows(&self, finding: &Finding) -> bool {
@@ -106,43 +112,58 @@ impl Allowlist {
         if self.paths.is_empty() && self.names.is_empty() {
             return false;
         }
-        let full = config_relative(self.base.as_deref(), path);
+        let full = config_relative(self.base.as_deref(), self.root.as_deref(), path);
         let name = full.rsplit(['/', '!']).next().unwrap_or(&full);
         self.paths.is_match(full.as_ref()) || self.names.is_match(name)
     }
 }
 
-/// `path` (reported relative to `base`) relative to the configuration's folder: `base/path`, with
-/// `.` and `..` resolved outside archive members. An absolute path stays as it is.
-fn config_relative<'a>(base: Option<&str>, path: &'a str) -> std::borrow::Cow<'a, str> {
+/// `path` (reported relative to the absolute folder `base`, or absolute) relative to the
+/// configuration's folder `root`, with `.` and `..` resolved outside archive members. A path that
+/// is not inside `root`, or any path without a `root`, is matched as reported.
+fn config_relative<'a>(base: Option<&str>, root: Option<&str>, path: &'a str) -> Cow<'a, str> {
+    let Some(root) = root else {
+        return path.into();
+    };
     let (outer, member) = match path.split_once('!') {
         Some((outer, member)) => (outer, Some(member)),
         None => (path, None),
     };
-    let plain = !outer.split('/').any(|c| c == "." || c == "..");
-    let base = base.filter(|_| !outer.starts_with('/'));
-    if base.is_none() && plain {
-        return path.into();
-    }
-    let mut parts: Vec<&str> = base.map_or_else(Vec::new, |b| b.split('/').collect());
+    let start = if outer.starts_with('/') {
+        ""
+    } else {
+        match base {
+            Some(base) => base,
+            None => return path.into(),
+        }
+    };
+    let mut parts: Vec<&str> = start.split('/').filter(|c| !c.is_empty()).collect();
     for component in outer.split('/') {
         match component {
             "." | "" => {}
-            ".." if parts.last().is_some_and(|p| *p != "..") => {
+            ".." => {
                 parts.pop();
             }
             other => parts.push(other),
         }
     }
-    let mut full = parts.join("/");
-    if outer.starts_with('/') {
-        full.insert(0, '/');
+    let full = format!("/{}", parts.join("/"));
+    let root = root.trim_end_matches('/');
+    let relative = if full == root || (root.is_empty() && full == "/") {
+        String::new()
+    } else {
+        match full
+            .strip_prefix(root)
+            .and_then(|rest| rest.strip_prefix('/'))
+        {
+            Some(rest) => rest.to_string(),
+            None => return path.into(),
+        }
+    };
+    match member {
+        Some(member) => format!("{relative}!{member}").into(),
+        None => relative.into(),
     }
-    if let Some(member) = member {
-        full.push('!');
-        full.push_str(member);
-    }
-    full.into()
 }
 
 /// A baseline: fingerprints of findings accepted as known.
@@ -297,26 +318,33 @@ mod tests {
         assert!(a.allows_path("docs/setup.md"));
         assert!(!a.allows_path("docs/deep/setup.md"));
         assert!(!a.allows_path("src/fixtures/a.txt"));
-        // Reported relative to a scanned subfolder: the base is put in front.
-        a.set_base(Some("fixtures".into()));
+        // Reported relative to a scanned subfolder: matched from the configuration's folder.
+        let root = Some("/r".to_string());
+        a.set_base(Some("/r/fixtures".into()), root.clone());
         assert!(a.allows_path("a/b.txt"));
-        a.set_base(Some("web".into()));
+        a.set_base(Some("/r/web".into()), root.clone());
         assert!(!a.allows_path("a/b.txt"));
         assert!(a.allows_path("../fixtures/a/b.txt"));
         assert!(a.allows_path("./../fixtures/x"));
-        // An absolute path is matched as it is.
+        // Typed from outside the repository, or absolute.
+        a.set_base(Some("/elsewhere".into()), root.clone());
+        assert!(a.allows_path("../r/fixtures/x"));
+        assert!(a.allows_path("/r/fixtures/x"));
         assert!(!a.allows_path("/fixtures/x"));
     }
 
     #[test]
     fn the_base_is_resolved_outside_archive_members_only() {
+        let root = Some("/r");
         assert_eq!(
-            config_relative(Some("a/b"), "../c.zip!../m"),
+            config_relative(Some("/r/a/b"), root, "../c.zip!../m"),
             "a/c.zip!../m"
         );
-        assert_eq!(config_relative(None, "x/./y"), "x/y");
-        assert_eq!(config_relative(None, "plain/path"), "plain/path");
-        assert_eq!(config_relative(Some("web"), "/abs/p"), "/abs/p");
+        assert_eq!(config_relative(Some("/r"), root, "x/./y"), "x/y");
+        assert_eq!(config_relative(None, None, "plain/./path"), "plain/./path");
+        // Outside the configuration's folder: as reported.
+        assert_eq!(config_relative(Some("/r"), root, "../q/p"), "../q/p");
+        assert_eq!(config_relative(Some("/"), Some("/"), "q/p"), "q/p");
     }
 
     #[test]

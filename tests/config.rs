@@ -71,6 +71,21 @@ fn config_the_repository_configuration_is_found_from_anywhere() {
     );
     assert_eq!(code, 0, "{findings:?} {stderr}");
 
+    // Typed as absolute paths from outside the repository.
+    let outside = tempfile::tempdir().unwrap();
+    let keys = repo.path().join("fixtures/keys.txt");
+    let main = repo.path().join("src/main.txt");
+    let (code, findings, _, stderr) = scan_json(
+        outside.path(),
+        &[keys.to_str().unwrap(), main.to_str().unwrap()],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert!(findings[0]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("src/main.txt"));
+
     // The whole tree, as before.
     let (code, findings, _, _) = repo.scan(&["."]);
     assert_eq!(code, 1);
