@@ -560,8 +560,9 @@ fn collect_git(request: &ScanRequest) -> Result<Collected, PipelineError> {
     let progress = Progress::start(request.progress, "blobs");
     let mut incomplete = Vec::new();
     let limits = &request.walk.archive;
+    let max_size = request.walk.max_file_size;
     let scan = match history {
-        None => git::scan_staged(&mut repo, &matcher, limits, &progress)?,
+        None => git::scan_staged(&mut repo, &matcher, limits, max_size, &progress)?,
         Some(history) => {
             let commits = match history {
                 History::Range(range) => git::Commits::Range {
@@ -572,7 +573,7 @@ fn collect_git(request: &ScanRequest) -> Result<Collected, PipelineError> {
                 History::All => git::Commits::All,
             };
             let (mut scan, walked) =
-                git::scan_history(&repo, &matcher, &commits, limits, &progress)?;
+                git::scan_history(&repo, &matcher, &commits, limits, max_size, &progress)?;
             incomplete.extend(git_incomplete(&walked));
             // History reports only paths with findings: the keys in those paths are findings too.
             sources::path_keys::add_for_hits(&mut scan.hits, &matcher);

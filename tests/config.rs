@@ -258,3 +258,35 @@ fn config_flags_a_git_mode_cannot_honour_are_refused() {
         assert!(text(&out).contains(message), "{args:?}: {}", text(&out));
     }
 }
+
+/// `--max-file-size` applies to blobs in every git mode: a larger blob is not read, and counted.
+#[test]
+fn config_max_file_size_applies_to_blobs_in_every_git_mode() {
+    let repo = Repo::new();
+    repo.write("small.txt", "nothing here\n");
+    let base = repo.commit_all("base");
+    let big = format!(
+        "{}\n{}\n",
+        "x".repeat(4000),
+        live("Bq7Wm2Zr9Xk4Tn8Vp3Lc6Hd5")
+    );
+    repo.write("big.txt", &big);
+    let head = repo.commit_all("big");
+    let range = format!("{base}..{head}");
+    for args in [vec!["--git", "."], vec!["--range", range.as_str(), "."]] {
+        let (code, findings, _, stderr) = repo.scan(&args);
+        assert_eq!(code, 1, "{args:?}: {stderr}");
+        assert_eq!(paths_of(&findings), ["big.txt"]);
+        let limited = [&args[..], &["--max-file-size", "1K"]].concat();
+        let (code, findings, stats, stderr) = repo.scan(&limited);
+        assert_eq!(code, 0, "{args:?}: {findings:?} {stderr}");
+        assert_eq!(stats["skipped_too_large"], 1, "{args:?}");
+    }
+    repo.write("staged.txt", &big);
+    repo.git(&["add", "staged.txt"]);
+    let (code, _, _, _) = repo.scan(&["--staged", "."]);
+    assert_eq!(code, 1);
+    let (code, findings, stats, stderr) = repo.scan(&["--staged", "--max-file-size", "1K", "."]);
+    assert_eq!(code, 0, "{findings:?} {stderr}");
+    assert_eq!(stats["skipped_too_large"], 1);
+}

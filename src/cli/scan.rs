@@ -27,7 +27,7 @@ pub struct Target {
     /// Follow symbolic links (loops are detected and skipped).
     #[arg(long)]
     pub follow: bool,
-    /// Skip files larger than SIZE (like 500K, 10M, 1G); said in the summary.
+    /// Skip files (and blobs, in git modes) larger than SIZE (like 500K, 10M, 1G); said in the summary.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_file_size: Option<u64>,
     /// Open archives and compressed files (zip, jar, gzip, tar, …) nested up to N deep; 0 opens
@@ -41,7 +41,7 @@ pub struct Target {
     #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
     pub threads: usize,
     /// The repository at PATH: what is staged, keys new relative to HEAD (the pre-commit hook).
-    #[arg(long, conflicts_with_all = ["git", "range", "no_ignore", "follow", "max_file_size"])]
+    #[arg(long, conflicts_with_all = ["git", "range", "no_ignore", "follow"])]
     pub staged: bool,
     /// The history of the repository at PATH: every commit reachable from any ref.
     #[arg(long)]
