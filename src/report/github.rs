@@ -5,9 +5,9 @@
 use std::io::{self, Write};
 
 use super::{sarif, Report, MAX_PER_FILE, MAX_SUMMARY_ROWS};
+use crate::findings::Location;
 use crate::findings::{RevocationStatus, VerificationStatus};
 use crate::printable::{code_span, printable};
-use crate::sources::git::COMMIT_MESSAGE;
 
 /// A workflow command's message.
 fn escape_data(s: &str) -> String {
@@ -36,24 +36,43 @@ pub(super) fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> 
         let command = if f.kind.is_live() { "error" } else { "warning" };
         let title = printable(&format!("skguard: {} ({})", rule.spec.name, f.rule)).into_owned();
         let mut properties = Vec::new();
-        if f.path != COMMIT_MESSAGE {
-            properties.push(format!("file={}", escape_property(&printable(&f.path))));
-            if f.line > 0 {
-                properties.push(format!("line={}", f.line));
-                properties.push(format!("col={}", f.column));
+        let location = f.location();
+        match location {
+            Location::CommitMessage { .. } => {}
+            // The annotation points at the archive file itself; the member is named below.
+            Location::ArchiveMember { archive, .. } => {
+                properties.push(format!("file={}", escape_property(&printable(archive))));
+            }
+            Location::PathName { path, .. } => {
+                properties.push(format!("file={}", escape_property(&printable(path))));
+            }
+            Location::File { path, line, column } | Location::TaggedBlob { path, line, column } => {
+                properties.push(format!("file={}", escape_property(&printable(path))));
+                properties.push(format!("line={line}"));
+                properties.push(format!("col={column}"));
+            }
+            Location::TagMessage { line, column } => {
+                properties.push(format!("file={}", escape_property(&printable(&f.path))));
+                properties.push(format!("line={line}"));
+                properties.push(format!("col={column}"));
             }
         }
         properties.push(format!("title={}", escape_property(&title)));
         let mut message = sarif::message(f, rule);
         if let Some(commit) = &f.commit {
             message.push_str(&format!(" Introduced in {}", commit.id));
-            if f.path == COMMIT_MESSAGE {
+            if let Location::CommitMessage { .. } = location {
                 message.push_str(" (in its commit message)");
             }
             message.push('.');
         }
-        if f.line == 0 {
-            message.push_str(" The key is in the file's path.");
+        match location {
+            Location::PathName { .. } => message.push_str(" The key is in the file's path."),
+            Location::ArchiveMember { member, line, .. } => message.push_str(&format!(
+                " In the archive's member {}, line {line}.",
+                printable(member)
+            )),
+            _ => {}
         }
         message
             .push_str(" Rotate it in the dashboard (Settings > API Keys) if it was ever pushed.");

@@ -33,10 +33,10 @@ pub use revisions::{
 pub use staged::{parse_raw_diff, scan_staged, staged_file, RawChange};
 
 /// The path under which commit-message findings are reported.
-pub const COMMIT_MESSAGE: &str = "(commit message)";
+pub use crate::findings::COMMIT_MESSAGE;
 
 /// The path under which annotated tags' message findings are reported.
-pub const TAG_MESSAGE: &str = "(tag message)";
+pub use crate::findings::TAG_MESSAGE;
 
 /// The path of a blob a tag points at directly (and the prefix of a tagged tree's paths).
 pub fn tag_path(name: &str) -> String {
