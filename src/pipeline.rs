@@ -391,7 +391,7 @@ fn read_baseline(name: &str, place: &Place<'_>, origin: &str) -> Result<Baseline
 fn git_config(
     repo: &git2::Repository,
     mode: &Mode,
-    default_branch: Option<&str>,
+    resolved: Option<&git::ResolvedRange>,
 ) -> Result<Trusted, PipelineError> {
     let name = config::FILE_NAME;
     let (text, origin, place) = match mode {
@@ -400,8 +400,10 @@ fn git_config(
             format!(":{name} (the index)"),
             Some(Place::Index(repo)),
         ),
-        Mode::History(_, History::Range(range)) => {
-            let resolved = git::resolve_range(repo, &range.base, &range.tip, default_branch)?;
+        Mode::History(_, History::Range(_)) => {
+            let resolved = resolved.ok_or_else(|| {
+                RequestError("a range is resolved before its configuration is read".into())
+            })?;
             let default = resolved.default.as_ref().map(|(_, id)| *id);
             // A new branch trusts the default branch's copy (the tip's own, on its first push).
             let default = default.or(resolved.tip_is_default.then_some(resolved.tip));
@@ -546,6 +548,16 @@ fn collect_git(request: &ScanRequest) -> Result<Collected, PipelineError> {
     }
     let mut repo = git::open(repo_path)?;
     no_commits_yet(&repo, repo_path, history)?;
+    // A range is resolved once: its base gives the configuration, and the walk reads its commits.
+    let resolved = match history {
+        Some(History::Range(range)) => Some(git::resolve_range(
+            &repo,
+            &range.base,
+            &range.tip,
+            request.default_branch.as_deref(),
+        )?),
+        _ => None,
+    };
     let trusted = match &request.config {
         Some(path) => Trusted {
             config: Config::load(path)?,
@@ -553,7 +565,7 @@ fn collect_git(request: &ScanRequest) -> Result<Collected, PipelineError> {
             dir: None,
             baseline: None,
         },
-        None => git_config(&repo, &request.mode, request.default_branch.as_deref())?,
+        None => git_config(&repo, &request.mode, resolved.as_ref())?,
     };
     let (matcher, allowlist) = prepare(&trusted.config, &trusted.origin)?;
     let baseline = baselines(request, trusted.baseline)?;
@@ -563,14 +575,10 @@ fn collect_git(request: &ScanRequest) -> Result<Collected, PipelineError> {
     let max_size = request.walk.max_file_size;
     let scan = match history {
         None => git::scan_staged(&mut repo, &matcher, limits, max_size, &progress)?,
-        Some(history) => {
-            let commits = match history {
-                History::Range(range) => git::Commits::Range {
-                    base: range.base.clone(),
-                    tip: range.tip.clone(),
-                    default_branch: request.default_branch.clone(),
-                },
-                History::All => git::Commits::All,
+        Some(_) => {
+            let commits = match resolved {
+                Some(resolved) => git::Commits::Resolved(resolved),
+                None => git::Commits::All,
             };
             let (mut scan, walked) =
                 git::scan_history(&repo, &matcher, &commits, limits, max_size, &progress)?;
