@@ -36,9 +36,10 @@ pub(super) fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> 
         let command = if f.kind == "live" { "error" } else { "warning" };
         let title = printable(&format!("skguard: {} ({})", rule.spec.name, f.rule)).into_owned();
         let mut properties = Vec::new();
+        let (at, member) = super::location(f);
         if f.path != COMMIT_MESSAGE {
-            properties.push(format!("file={}", escape_property(&printable(&f.path))));
-            if f.line > 0 {
+            properties.push(format!("file={}", escape_property(&printable(at))));
+            if f.line > 0 && member.is_none() {
                 properties.push(format!("line={}", f.line));
                 properties.push(format!("col={}", f.column));
             }
@@ -51,6 +52,12 @@ pub(super) fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> 
                 message.push_str(" (in its commit message)");
             }
             message.push('.');
+        }
+        if let Some(member) = member {
+            message.push_str(&format!(
+                " In the archive's member {member}, line {}.",
+                f.line
+            ));
         }
         if f.line == 0 {
             message.push_str(" The key is in the file's path.");

@@ -163,6 +163,18 @@ impl Priority {
     }
 }
 
+/// Where a finding is for a viewer that opens files (SARIF, annotations): its path, or for a key
+/// inside an archive the archive itself (before the first `!`), with the member's path (`None`
+/// otherwise). A hostile member name (`../../src/main.rs`) never moves the location off the archive.
+pub(crate) fn location(f: &Finding) -> (&str, Option<&str>) {
+    if f.encoding == crate::findings::Encoding::Archive {
+        if let Some((archive, member)) = f.path.split_once('!') {
+            return (archive, Some(member));
+        }
+    }
+    (&f.path, None)
+}
+
 /// The findings of each file, as ranges of consecutive findings with one path (findings are
 /// sorted by path).
 pub(crate) fn files(findings: &[Finding]) -> Vec<Range<usize>> {
@@ -277,6 +289,20 @@ mod tests {
             Secret::new(format!("{prefix}{body}"), 8),
             Encoding::Raw,
         )
+    }
+
+    #[test]
+    fn an_archive_members_location_is_the_archive() {
+        let mut f = finding(
+            "dist/h.tgz!../../src/main.rs",
+            3,
+            "Member1Key2Path3Zz",
+            true,
+        );
+        assert_eq!(location(&f), ("dist/h.tgz!../../src/main.rs", None));
+        f.encoding = Encoding::Archive;
+        assert_eq!(location(&f), ("dist/h.tgz", Some("../../src/main.rs")));
+        assert_eq!(UriBase::default().relative(location(&f).0), "dist/h.tgz");
     }
 
     #[test]

@@ -202,16 +202,22 @@ fn result(f: &Finding, rule: &Rule, uris: Option<&UriBase>) -> Value {
     if let Some(r) = &f.revocation {
         properties["revocation"] = json!(r.status.as_str());
     }
+    let (at, member) = super::location(f);
     let uri = match uris {
-        Some(uris) => uris.relative(&f.path),
-        None => UriBase::default().relative(&f.path),
+        Some(uris) => uris.relative(at),
+        None => UriBase::default().relative(at),
     };
+    if let Some(member) = member {
+        // The line and column are the member's, not the archive file's.
+        properties["member"] = json!(redact_keys(member));
+        properties["memberLine"] = json!(f.line);
+    }
     let mut physical = json!({
         "artifactLocation": {"uri": utf8_percent_encode(&redact_keys(&uri), URI_PATH).to_string(), "uriBaseId": "%SRCROOT%"},
     });
-    if f.line > 0 {
+    if f.line > 0 && member.is_none() {
         physical["region"] = json!({"startLine": f.line, "startColumn": column, "endColumn": column + stored_len(f)});
-    } else {
+    } else if f.line == 0 {
         properties["inPath"] = json!(true);
     }
     json!({
