@@ -549,7 +549,13 @@ impl Walk<'_, '_, '_> {
                 Ok(entry) => entry,
                 Err(e) => return self.unreadable(prefix.to_string(), e.to_string()),
             };
-            if !entry.header().entry_type().is_file() {
+            // Entries with no content of their own are left; every other type is read, as GNU tar
+            // extracts contiguous files ('7') and unknown types as regular files.
+            use tar::EntryType as T;
+            if matches!(
+                entry.header().entry_type(),
+                T::Directory | T::Symlink | T::Link | T::Char | T::Block | T::Fifo
+            ) {
                 continue;
             }
             let listed = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
@@ -662,6 +668,30 @@ mod tests {
         let outer = zip_of(&[("inner.gz", gz.finish().unwrap().as_slice())]);
         let s = scan(&outer, &Limits::default());
         assert_eq!(places(&s), vec![(format!("inner.gz!{}.txt", key()), 0)]);
+    }
+
+    #[test]
+    fn tar_entries_of_every_content_type_are_scanned() {
+        // GNU tar extracts contiguous files ('7') and unknown types as regular files: an
+        // attacker's typeflag must not hide a member's content.
+        let text = format!("k={}\n", key());
+        for flag in [b'7', b'Z'] {
+            let mut tar = tar::Builder::new(Vec::new());
+            let mut header = tar::Header::new_gnu();
+            header.set_size(text.len() as u64);
+            header.set_mode(0o644);
+            header.set_entry_type(tar::EntryType::new(flag));
+            header.set_cksum();
+            tar.append_data(&mut header, "m.txt", text.as_bytes())
+                .unwrap();
+            let tgz = gzip_of(&tar.into_inner().unwrap());
+            let s = scan(&tgz, &Limits::default());
+            assert_eq!(
+                places(&s),
+                vec![("m.txt".to_string(), 1)],
+                "typeflag {flag}"
+            );
+        }
     }
 
     #[test]
