@@ -430,7 +430,8 @@ impl Walk<'_, '_, '_> {
                     continue;
                 }
             };
-            if file.is_dir() {
+            // A name ending in `/` with content still holds bytes: only an empty one is a folder.
+            if file.is_dir() && file.size() == 0 {
                 continue;
             }
             let listed = String::from_utf8_lossy(file.name_raw()).into_owned();
@@ -668,6 +669,16 @@ mod tests {
         let outer = zip_of(&[("inner.gz", gz.finish().unwrap().as_slice())]);
         let s = scan(&outer, &Limits::default());
         assert_eq!(places(&s), vec![(format!("inner.gz!{}.txt", key()), 0)]);
+    }
+
+    #[test]
+    fn a_zip_member_named_like_a_folder_with_content_is_scanned() {
+        let text = format!("k={}\n", key());
+        let doc = zip_of(&[("conf/", text.as_bytes())]);
+        assert_eq!(
+            places(&scan(&doc, &Limits::default())),
+            vec![("conf/".to_string(), 1)]
+        );
     }
 
     #[test]
