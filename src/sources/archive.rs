@@ -134,6 +134,15 @@ pub struct MemberHit {
     pub located: Located,
 }
 
+/// `located` (found in a member of the archive at `outer`) as reported at `outer!member`: a key in
+/// the member's name (line 0) has its column counted in that whole path.
+pub fn at_outer(outer: &str, mut located: Located) -> Located {
+    if located.line == 0 {
+        located.column += outer.chars().count() as u64 + 1;
+    }
+    located
+}
+
 /// What reading one archive gave.
 #[derive(Debug, Default)]
 pub struct ArchiveScan {
@@ -289,6 +298,32 @@ impl Walk<'_, '_, '_> {
         true
     }
 
+    /// Keys in a member's own name (`name`, listed in the archive below `prefix`): findings at line
+    /// 0, their column counted in the member's whole `!`-separated path. Names inside a compressed
+    /// or nested archive are not in the bytes scanned as they are.
+    fn name_keys(&mut self, prefix: &str, name: &str) {
+        let found = crate::sources::path_keys::in_path(self.scanner.matcher(), name);
+        if found.is_empty() {
+            return;
+        }
+        let member = join(prefix, name);
+        let before = if prefix.is_empty() {
+            0
+        } else {
+            prefix.chars().count() as u64 + 1
+        };
+        self.result
+            .hits
+            .extend(found.into_iter().map(|mut located| {
+                located.column += before;
+                located.candidate.encoding = Encoding::Archive;
+                MemberHit {
+                    member: member.clone(),
+                    located,
+                }
+            }));
+    }
+
     /// A reader over `inner` bounded by the bytes left and, when the member's stored size is
     /// known, by the ratio.
     fn bounded<R: Read>(&self, inner: R, compressed: Option<u64>) -> Bounded<R> {
@@ -395,13 +430,16 @@ impl Walk<'_, '_, '_> {
                     continue;
                 }
             };
-            if file.is_dir() {
+            // A name ending in `/` with content still holds bytes: only an empty one is a folder.
+            if file.is_dir() && file.size() == 0 {
                 continue;
             }
-            let name = join(prefix, &String::from_utf8_lossy(file.name_raw()));
+            let listed = String::from_utf8_lossy(file.name_raw()).into_owned();
+            let name = join(prefix, &listed);
             if !self.entry(&name) {
                 return;
             }
+            self.name_keys(prefix, &listed);
             let compressed = file.compressed_size();
             self.read_member(&mut file, Some(compressed), &name, depth);
         }
@@ -429,7 +467,27 @@ impl Walk<'_, '_, '_> {
             });
             return;
         }
+        // The nested zip's own bytes (its comment, extra fields, names) are scanned as they are
+        // too, like an outermost archive's: what its members hold is reported in them.
+        let mut raw = Vec::new();
+        if let Err(e) = self.scanner.scan(&mut Cursor::new(&bytes), &mut raw) {
+            self.unreadable(member.to_string(), e.to_string());
+        }
+        let before = self.result.hits.len();
         self.zip(Cursor::new(bytes), member, depth);
+        let in_members: std::collections::HashSet<&crate::findings::Secret> = self.result.hits
+            [before..]
+            .iter()
+            .map(|m| &m.located.candidate.secret)
+            .collect();
+        raw.retain(|r| !in_members.contains(&r.candidate.secret));
+        self.result.hits.extend(raw.into_iter().map(|mut located| {
+            located.candidate.encoding = Encoding::Archive;
+            MemberHit {
+                member: member.to_string(),
+                located,
+            }
+        }));
     }
 
     /// A gzip stream: a tar inside is read as a compressed tar (one level), anything else as the
@@ -448,7 +506,11 @@ impl Walk<'_, '_, '_> {
         } else {
             let header = bounded.inner.header().and_then(|h| h.filename());
             let stream = if prefix.is_empty() { self.name } else { prefix };
-            let name = join(prefix, &gunzipped_name(stream, header));
+            let listed = gunzipped_name(stream, header);
+            if header.is_some_and(|n| !n.is_empty()) {
+                self.name_keys(prefix, &listed);
+            }
+            let name = join(prefix, &listed);
             let mut whole = Cursor::new(head).chain(&mut bounded);
             self.member(&mut whole, &name, depth);
         }
@@ -488,13 +550,21 @@ impl Walk<'_, '_, '_> {
                 Ok(entry) => entry,
                 Err(e) => return self.unreadable(prefix.to_string(), e.to_string()),
             };
-            if !entry.header().entry_type().is_file() {
+            // Entries with no content of their own are left; every other type is read, as GNU tar
+            // extracts contiguous files ('7') and unknown types as regular files.
+            use tar::EntryType as T;
+            if matches!(
+                entry.header().entry_type(),
+                T::Directory | T::Symlink | T::Link | T::Char | T::Block | T::Fifo
+            ) {
                 continue;
             }
-            let name = join(prefix, &String::from_utf8_lossy(&entry.path_bytes()));
+            let listed = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let name = join(prefix, &listed);
             if !self.entry(&name) {
                 return;
             }
+            self.name_keys(prefix, &listed);
             // Stored, not compressed: the bytes bound of the stream applies, not the ratio.
             self.member(&mut entry, &name, depth);
         }
@@ -559,6 +629,80 @@ mod tests {
             .iter()
             .map(|h| (h.member.clone(), h.located.line))
             .collect()
+    }
+
+    #[test]
+    fn a_key_in_a_member_name_is_a_finding_at_line_zero() {
+        // In a .tgz the member names are compressed: the file's bytes as they are hold no key.
+        let named = format!("pkg/{}.env", key());
+        let tgz = gzip_of(&tar_of(&[(named.as_str(), b"nothing here")]));
+        let s = scan(&tgz, &Limits::default());
+        assert_eq!(places(&s), vec![(named.clone(), 0)]);
+        assert_eq!(s.hits[0].located.column, 5);
+        assert_eq!(s.hits[0].located.candidate.secret.expose(), key());
+        // Nested: the column counts the whole member path.
+        let zip = zip_of(&[("inner.tgz", &tgz)]);
+        let s = scan(&zip, &Limits::default());
+        assert_eq!(places(&s), vec![(format!("inner.tgz!{named}"), 0)]);
+        assert_eq!(s.hits[0].located.column, 15);
+    }
+
+    #[test]
+    fn a_nested_archives_own_bytes_and_gzip_names_are_scanned() {
+        // A key in the comment of a zip inside a zip: in no member, and compressed in the outer.
+        let mut inner = Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut inner);
+        zip.start_file("x.txt", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        zip.write_all(b"nothing").unwrap();
+        zip.set_comment(key()).unwrap();
+        zip.finish().unwrap();
+        let outer = zip_of(&[("inner.zip", inner.get_ref().as_slice())]);
+        let s = scan(&outer, &Limits::default());
+        assert_eq!(places(&s), vec![("inner.zip".to_string(), 1)]);
+        assert_eq!(s.hits[0].located.candidate.secret.expose(), key());
+        // A key in the file name of a gzip header, inside a zip.
+        let mut gz = flate2::GzBuilder::new()
+            .filename(format!("{}.txt", key()))
+            .write(Vec::new(), flate2::Compression::default());
+        gz.write_all(b"hi").unwrap();
+        let outer = zip_of(&[("inner.gz", gz.finish().unwrap().as_slice())]);
+        let s = scan(&outer, &Limits::default());
+        assert_eq!(places(&s), vec![(format!("inner.gz!{}.txt", key()), 0)]);
+    }
+
+    #[test]
+    fn a_zip_member_named_like_a_folder_with_content_is_scanned() {
+        let text = format!("k={}\n", key());
+        let doc = zip_of(&[("conf/", text.as_bytes())]);
+        assert_eq!(
+            places(&scan(&doc, &Limits::default())),
+            vec![("conf/".to_string(), 1)]
+        );
+    }
+
+    #[test]
+    fn tar_entries_of_every_content_type_are_scanned() {
+        // GNU tar extracts contiguous files ('7') and unknown types as regular files: an
+        // attacker's typeflag must not hide a member's content.
+        let text = format!("k={}\n", key());
+        for flag in [b'7', b'Z'] {
+            let mut tar = tar::Builder::new(Vec::new());
+            let mut header = tar::Header::new_gnu();
+            header.set_size(text.len() as u64);
+            header.set_mode(0o644);
+            header.set_entry_type(tar::EntryType::new(flag));
+            header.set_cksum();
+            tar.append_data(&mut header, "m.txt", text.as_bytes())
+                .unwrap();
+            let tgz = gzip_of(&tar.into_inner().unwrap());
+            let s = scan(&tgz, &Limits::default());
+            assert_eq!(
+                places(&s),
+                vec![("m.txt".to_string(), 1)],
+                "typeflag {flag}"
+            );
+        }
     }
 
     #[test]

@@ -143,12 +143,13 @@ pub(super) fn open_archive(
     };
     let opened = archive::scan_bytes(scanner, "", content, kind, limits);
     // A key in a stored member is reported once, in the member.
-    keys.found.retain(|r| {
-        !opened
-            .hits
-            .iter()
-            .any(|m| m.located.candidate.secret == r.candidate.secret)
-    });
+    let in_members: HashSet<&Secret> = opened
+        .hits
+        .iter()
+        .map(|m| &m.located.candidate.secret)
+        .collect();
+    keys.found
+        .retain(|r| !in_members.contains(&r.candidate.secret));
     keys.members = opened
         .hits
         .into_iter()

@@ -552,12 +552,12 @@ fn open_archives(
         }
         let raw = objects.blob_keys.entry(n).or_default();
         // A key in a stored member is reported once, in the member.
-        raw.retain(|r| {
-            !opened
-                .hits
-                .iter()
-                .any(|m| m.located.candidate.secret == r.candidate.secret)
-        });
+        let in_members: HashSet<&Secret> = opened
+            .hits
+            .iter()
+            .map(|m| &m.located.candidate.secret)
+            .collect();
+        raw.retain(|r| !in_members.contains(&r.candidate.secret));
         objects.member_keys.insert(
             n,
             opened
@@ -738,7 +738,7 @@ pub fn scan_all(
                     scan.hits.push(Hit {
                         path: at,
                         commit: Some(info()),
-                        located: located.clone(),
+                        located: archive::at_outer(path, located.clone()),
                     });
                 }
             }
