@@ -232,14 +232,14 @@ fn archive_hits(
         .fetch_add(scan.members, Ordering::Relaxed);
     counters
         .archive_bounds
-        .fetch_add(scan.skipped.len() as u64, Ordering::Relaxed);
+        .fetch_add(scan.bounds_reached(), Ordering::Relaxed);
     let in_members: std::collections::HashSet<&crate::findings::Secret> = scan
         .hits
         .iter()
         .map(|m| &m.located.candidate.secret)
         .collect();
     raw.retain(|r| !in_members.contains(&r.candidate.secret));
-    let warnings = scan.skipped.iter().map(|k| k.describe(shown)).collect();
+    let warnings = scan.describe_skips(shown);
     let hits = scan
         .hits
         .into_iter()

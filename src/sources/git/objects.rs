@@ -543,10 +543,9 @@ fn open_archives(
         let opened = archive::scan_bytes(&mut scanner, "", content, kind, limits);
         scan.stats.archives += 1;
         scan.stats.archive_members += opened.members;
-        scan.stats.archive_bounds += opened.skipped.len() as u64;
+        scan.stats.archive_bounds += opened.bounds_reached();
         let name = format!("blob {oid}");
-        scan.warnings
-            .extend(opened.skipped.iter().map(|k| k.describe(&name)));
+        scan.warnings.extend(opened.describe_skips(&name));
         if opened.hits.is_empty() {
             continue;
         }
