@@ -31,6 +31,19 @@ pub(super) struct CommitWork {
     error: Option<String>,
 }
 
+/// From how many commits on a range is read by the object engine (every object of the repository
+/// once) rather than by per-commit diffs (each changed blob of each commit): measured on git/git,
+/// see `bench/range.sh`. `SKGUARD_RANGE_ENGINE_MIN_COMMITS` (undocumented, for tests and
+/// benchmarks) overrides it.
+const RANGE_ENGINE_MIN_COMMITS: usize = 1000;
+
+fn range_engine_threshold() -> usize {
+    std::env::var("SKGUARD_RANGE_ENGINE_MIN_COMMITS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(RANGE_ENGINE_MIN_COMMITS)
+}
+
 /// Scans the history of `repo`: each distinct (key, path) once, at the commit that introduced it.
 pub fn scan_history(
     repo: &Repository,
@@ -58,9 +71,22 @@ pub fn scan_history(
             .map(|id| id.to_string())
             .collect(),
     };
+    progress.set_commits_total(ids.len() as u64);
+    if matches!(commits, Commits::Range { .. })
+        && !ids.is_empty()
+        && ids.len() >= range_engine_threshold()
+    {
+        match super::objects::scan_commits(repo, matcher, archives, progress, &ids, &boundary) {
+            Ok(scan) => return Ok((scan, walked)),
+            // Something is missing: the diffs below say exactly what, for this range.
+            Err(super::objects::Unsupported(why)) if why.is_empty() => {}
+            Err(super::objects::Unsupported(why)) => {
+                eprintln!("skguard: note: range read commit by commit ({why}): slower, same answer")
+            }
+        }
+    }
     let mut scan = Scan::default();
     scan.stats.commits = ids.len() as u64;
-    progress.set_commits_total(ids.len() as u64);
 
     // Tree diffs, in parallel: each thread opens its own handle (a Repository is not Sync).
     let work: Vec<CommitWork> = ids
