@@ -32,10 +32,11 @@ pub(super) struct CommitWork {
 }
 
 /// From how many commits on a range is read by the object engine (every object of the repository
-/// once) rather than by per-commit diffs (each changed blob of each commit): measured on git/git,
-/// see `bench/range.sh`. `SKGUARD_RANGE_ENGINE_MIN_COMMITS` (undocumented, for tests and
-/// benchmarks) overrides it.
-const RANGE_ENGINE_MIN_COMMITS: usize = 1000;
+/// once: a fixed cost, about 20 s of CPU on git/git) rather than by per-commit diffs (about 2.2 ms
+/// of CPU per commit there): on git/git, 5,053 commits took 11.7 s of CPU by diffs and 20.0 s by
+/// the engine, 10,128 commits 22.1 s and 20.1 s, 20,156 commits 43.1 s and 19.6 s (`bench/range.sh`).
+/// `SKGUARD_RANGE_ENGINE_MIN_COMMITS` (undocumented, for tests and benchmarks) overrides it.
+const RANGE_ENGINE_MIN_COMMITS: usize = 8000;
 
 fn range_engine_threshold() -> usize {
     std::env::var("SKGUARD_RANGE_ENGINE_MIN_COMMITS")
