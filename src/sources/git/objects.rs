@@ -215,11 +215,14 @@ fn read_objects(
             let _ = std::io::copy(&mut content, &mut std::io::sink());
             objects.blobs_read += 1;
             progress.item(size);
-            if scanner.archive().is_some() {
-                objects.archives.push(n);
-            }
             if !found.is_empty() {
                 objects.blob_keys.insert(n, std::mem::take(&mut found));
+            }
+            if scanner.archive().is_some() {
+                objects.archives.push(n);
+                // Until it is opened, an archive counts as key-bearing: a tree read after it must
+                // keep it among its children (`open_archives` drops the entry if it holds none).
+                objects.blob_keys.entry(n).or_default();
             }
             result.map(|_| ())
         } else {
@@ -523,11 +526,9 @@ fn open_archives(
     objects: &mut Objects,
     scan: &mut Scan,
 ) {
-    if limits.depth == 0 {
-        return;
-    }
+    let archives = std::mem::take(&mut objects.archives);
     let mut scanner = StreamScanner::new(matcher);
-    for n in std::mem::take(&mut objects.archives) {
+    for &n in archives.iter().filter(|_| limits.depth > 0) {
         let oid = objects.oid(n);
         let Ok(blob) = repo.find_blob(oid) else {
             // The pass read it; a second read failing is said, not fatal to the answer.
@@ -565,6 +566,14 @@ fn open_archives(
                 .map(|m| (m.member, m.located))
                 .collect(),
         );
+    }
+    // Archives without a key, in their bytes or their members, are like any other blob.
+    for n in archives {
+        if objects.blob_keys.get(&n).is_some_and(|k| k.is_empty())
+            && !objects.member_keys.contains_key(&n)
+        {
+            objects.blob_keys.remove(&n);
+        }
     }
 }
 
@@ -623,18 +632,46 @@ pub fn scan_all(
     };
     scan.stats.commits = order.len() as u64;
     progress.set_commits_total(order.len() as u64);
-
     let mut keys = KeyTrees::new(&objects);
+    let mut seen = attribute(
+        repo, &objects, &mut keys, &order, &boundary, &mut scan, progress,
+    );
+    super::history::scan_tags(repo, matcher, &mut seen, &mut scan, progress);
+    scan.stats.bytes = progress.bytes();
+    Ok(Ok((scan, walked)))
+}
+
+/// The commits of `order` (parents before children) whose root trees hold a key, or whose messages
+/// do: each distinct (key, path) once, at the first commit of `order` that introduces it against its
+/// parents (which may lie outside `order`). Missing trees and blobs met under the trees of `order`
+/// are reported. `keys` must be fresh: every tree it is asked about is visited once.
+fn attribute<'o>(
+    repo: &Repository,
+    objects: &'o Objects,
+    keys: &mut KeyTrees<'o>,
+    order: &[u32],
+    boundary: &HashSet<u32>,
+    scan: &mut Scan,
+    progress: &Progress,
+) -> HashSet<(Secret, String)> {
     let mut key_commits = Vec::with_capacity(order.len());
-    for &commit in &order {
-        let (tree, _) = objects.commits[&commit];
-        let has = keys.has_key(tree);
+    for &commit in order {
+        let (tree, parents) = &objects.commits[&commit];
+        let has = keys.has_key(*tree);
+        // The parents' trees are needed to tell what is new; in a range they may lie outside it.
+        if has && !boundary.contains(&commit) {
+            for parent in parents {
+                if let Some((tree, _)) = objects.commits.get(parent) {
+                    keys.has_key(*tree);
+                }
+            }
+        }
         key_commits.push(has);
     }
     for (missing, trees) in std::mem::take(&mut keys.missing) {
         let kind = if trees.is_empty() { "tree" } else { "object" };
         scan.unreadable.push(Unreadable {
-            path: missing_path(repo, &objects, missing, &trees),
+            path: missing_path(repo, objects, missing, &trees),
             error: format!(
                 "{kind} {}: missing from the repository",
                 objects.oid(missing)
@@ -648,8 +685,8 @@ pub fn scan_all(
     // Attribution, parents before children: the first commit that introduces (key, path) wins.
     let mut lister = Lister {
         repo,
-        objects: &objects,
-        keys: &keys,
+        objects,
+        keys: &*keys,
         memo: HashMap::new(),
     };
     let mut seen: HashSet<(Secret, String)> = HashSet::new();
@@ -677,7 +714,7 @@ pub fn scan_all(
             continue;
         }
         let (tree, parents) = &objects.commits[&commit];
-        let list = lister.list(*tree, &mut scan);
+        let list = lister.list(*tree, scan);
         let parents: &[u32] = if boundary.contains(&commit) {
             &[]
         } else {
@@ -686,7 +723,7 @@ pub fn scan_all(
         let parent_paths: Vec<KeyPaths> = parents
             .iter()
             .filter_map(|p| objects.commits.get(p))
-            .map(|(t, _)| lister.list(*t, &mut scan))
+            .map(|(t, _)| lister.list(*t, scan))
             .collect();
         let parent_lists: Vec<HashMap<&str, u32>> = parent_paths
             .iter()
@@ -743,7 +780,56 @@ pub fn scan_all(
             }
         }
     }
-    super::history::scan_tags(repo, matcher, &mut seen, &mut scan, progress);
+    seen
+}
+
+/// Scans the commits `ids` (a range's, parents before children, as the walk resolved them) with the
+/// same engine: every object once, then attribution of `ids` only, each commit's keys new against
+/// its parents' versions of the path (parents outside `ids` included; `boundary`: a shallow clone's
+/// boundary commits, which have none here), and the messages of `ids`.
+///
+/// `Err` when this engine cannot give the answer that per-commit diffs would here: a repository it
+/// cannot read, a commit, parent, tree or blob it does not have (the empty reason: the diffs name
+/// exactly what a range is missing). The caller then reads the range commit by commit.
+pub(super) fn scan_commits(
+    repo: &Repository,
+    matcher: &Matcher,
+    archives: &archive::Limits,
+    progress: &Progress,
+    ids: &[Oid],
+    boundary: &HashSet<Oid>,
+) -> Result<Scan, Unsupported> {
+    let incomplete = || Unsupported(String::new());
+    let mut scan = Scan::default();
+    let mut objects = read_objects(repo, matcher, progress, &mut scan)?;
+    if !scan.unreadable.is_empty() {
+        return Err(incomplete());
+    }
+    let boundary: HashSet<u32> = boundary
+        .iter()
+        .filter_map(|id| objects.numbers.get(id.as_bytes()).copied())
+        .collect();
+    let mut order = Vec::with_capacity(ids.len());
+    for id in ids {
+        let n = match objects.numbers.get(id.as_bytes()) {
+            Some(&n) if objects.commits.contains_key(&n) => n,
+            _ => return Err(incomplete()),
+        };
+        let parents = &objects.commits[&n].1;
+        if !boundary.contains(&n) && parents.iter().any(|p| !objects.commits.contains_key(p)) {
+            return Err(incomplete());
+        }
+        order.push(n);
+    }
+    open_archives(repo, matcher, archives, &mut objects, &mut scan);
+    scan.stats.commits = order.len() as u64;
+    let mut keys = KeyTrees::new(&objects);
+    attribute(
+        repo, &objects, &mut keys, &order, &boundary, &mut scan, progress,
+    );
+    if !scan.unreadable.is_empty() {
+        return Err(incomplete());
+    }
     scan.stats.bytes = progress.bytes();
-    Ok(Ok((scan, walked)))
+    Ok(scan)
 }
