@@ -1,12 +1,10 @@
 //! `--range` read two ways: by per-commit tree diffs (short ranges) and by the object engine (long
 //! ranges). The same scenarios through both give the same findings, exit code and commit count.
 
-mod common;
-
 use std::io::Write;
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn k(n: u32) -> String {

@@ -17,3 +17,4 @@ mod hostile;
 mod hygiene;
 mod output;
 mod properties;
+mod range_engine;

@@ -78,7 +78,9 @@ pub fn scan_history(
         && !ids.is_empty()
         && ids.len() >= range_engine_threshold()
     {
-        match super::objects::scan_commits(repo, matcher, archives, progress, &ids, &boundary) {
+        match super::objects::scan_commits(
+            repo, matcher, archives, max_size, progress, &ids, &boundary,
+        ) {
             Ok(scan) => return Ok((scan, walked)),
             // Something is missing: the diffs below say exactly what, for this range.
             Err(super::objects::Unsupported(why)) if why.is_empty() => {}

@@ -795,13 +795,14 @@ pub(super) fn scan_commits(
     repo: &Repository,
     matcher: &Matcher,
     archives: &archive::Limits,
+    max_size: Option<u64>,
     progress: &Progress,
     ids: &[Oid],
     boundary: &HashSet<Oid>,
 ) -> Result<Scan, Unsupported> {
     let incomplete = || Unsupported(String::new());
     let mut scan = Scan::default();
-    let mut objects = read_objects(repo, matcher, progress, &mut scan)?;
+    let mut objects = read_objects(repo, matcher, max_size, progress, &mut scan)?;
     if !scan.unreadable.is_empty() {
         return Err(incomplete());
     }
