@@ -13,8 +13,11 @@ use std::sync::Mutex;
 use super::audit::{AuditError, AuditLog, Event, Subject};
 use super::client::ApiClient;
 use super::revoke::{revoke, Attempt};
+use super::revoke::clip;
 use super::verify::{verify, Verdict};
-use crate::findings::{Finding, Revocation, RevocationStatus, Secret, VerificationStatus};
+use crate::findings::{
+    Finding, KeyEntry, Revocation, RevocationStatus, Secret, VerificationStatus,
+};
 use crate::rules::RuleSet;
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -53,6 +56,27 @@ fn record(
     audit.map_or(Ok(()), |audit| {
         audit.record(client.base().as_str(), key.subject(), event)
     })
+}
+
+/// What the listing that verified a key says of it, for a person deciding what to do: its entry
+/// when the listing identifies it (by the same rule as revocation), else how many listed keys could
+/// be it. API text is made printable here, where it is stored.
+fn triage(verdict: &mut Verdict, secret: &Secret) {
+    let Some(listing) = &verdict.listing else {
+        return;
+    };
+    let v = &mut verdict.verification;
+    match super::revoke::identify(listing, secret) {
+        Ok(k) => {
+            v.key = Some(KeyEntry {
+                id: clip(&k.id, 128),
+                name: clip(&k.name, 128),
+                created_at: clip(&k.created_at, 64),
+                last_used: clip(&k.last_used, 64),
+            })
+        }
+        Err((_, candidates)) => v.matching_keys = Some(candidates.len() as u64),
+    }
 }
 
 /// Verifies (and with `options.revoke`, revokes) the keys of `findings`, attaching the outcomes.
@@ -122,7 +146,12 @@ pub fn run(
     if let Some(e) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
         return Err(e);
     }
-    let verdicts = verdicts.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut verdicts = verdicts.into_inner().unwrap_or_else(|e| e.into_inner());
+    for (key, verdict) in keys.iter().zip(verdicts.iter_mut()) {
+        if let Some(verdict) = verdict {
+            triage(verdict, &key.secret);
+        }
+    }
 
     // Revocation, one key at a time.
     let mut revocations: Vec<Option<Revocation>> = vec![None; keys.len()];

@@ -38,6 +38,9 @@ pub struct Located {
     pub candidate: Candidate,
     /// The line carries an inline allow marker.
     pub allowed_inline: bool,
+    /// For a key stored as it is (no decoder): the text around it on its line, printable, with
+    /// every key redacted (see [`crate::printable::snippet`]).
+    pub context: Option<Box<str>>,
 }
 
 /// Scans streams with one reusable buffer; one per thread.
@@ -106,11 +109,13 @@ impl<'m> StreamScanner<'m> {
                     cursor.column()
                 };
                 let allowed_inline = allowed_inline(&self.markers, buf, &candidate);
+                let context = context(buf, &candidate);
                 out.push(Located {
                     line: cursor.line,
                     column,
                     candidate,
                     allowed_inline,
+                    context,
                 });
             }
             if eof {
@@ -140,6 +145,40 @@ fn allowed_inline(markers: &[memmem::Finder<'_>], buf: &[u8], candidate: &Candid
         let hi = memchr(b'\n', &buf[first..hi]).map_or(hi, |i| first + i);
         m.find(&buf[lo..hi]).is_some()
     })
+}
+
+/// At most this many characters of source text around a key in the human report.
+pub const CONTEXT_CHARS: usize = 80;
+
+/// The text around a raw key on its line (the chunk keeps [`MARKER_WINDOW`] bytes on each side);
+/// none for a key found through a decoder, whose stored form is not the key.
+fn context(buf: &[u8], candidate: &Candidate) -> Option<Box<str>> {
+    if candidate.encoding != Encoding::Raw {
+        return None;
+    }
+    let first = candidate.offset;
+    let end = (first + candidate.secret.expose().len()).min(buf.len());
+    let lo = first.saturating_sub(MARKER_WINDOW);
+    let (lo, cut_before) = match memrchr(b'\n', &buf[lo..first]) {
+        Some(i) => (lo + i + 1, false),
+        None => (lo, lo > 0),
+    };
+    let hi = (end + MARKER_WINDOW).min(buf.len());
+    let (hi, cut_after) = match memchr(b'\n', &buf[end..hi]) {
+        Some(i) => (end + i, false),
+        None => (hi, true),
+    };
+    let before = &buf[lo..first];
+    let after = buf[end..hi].strip_suffix(b"\r").unwrap_or(&buf[end..hi]);
+    let shown = crate::printable::snippet(
+        before,
+        &candidate.secret.redacted(),
+        after,
+        cut_before,
+        cut_after,
+        CONTEXT_CHARS,
+    );
+    Some(shown.into_boxed_str())
 }
 
 /// The bytes a key's stored form takes, at least: a raw or escaped key is as long as the key;
