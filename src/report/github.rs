@@ -37,7 +37,12 @@ pub(super) fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> 
         let title = printable(&format!("skguard: {} ({})", rule.spec.name, f.rule)).into_owned();
         let mut properties = Vec::new();
         if f.path != COMMIT_MESSAGE {
-            properties.push(format!("file={}", escape_property(&printable(&f.path))));
+            // Relative to the work tree's root, as SARIF's URIs (where GitHub looks for files).
+            let file = match report.uris {
+                Some(uris) => uris.relative(&f.path),
+                None => f.path.clone(),
+            };
+            properties.push(format!("file={}", escape_property(&printable(&file))));
             if f.line > 0 {
                 properties.push(format!("line={}", f.line));
                 properties.push(format!("col={}", f.column));

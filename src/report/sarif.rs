@@ -24,7 +24,7 @@ pub struct UriBase {
     root: Option<PathBuf>,
     /// Where reported paths are, as a person in the current folder types it (see
     /// [`UriBase::for_people`]).
-    shown: Option<PathBuf>,
+    shown: Option<Shown>,
 }
 
 impl UriBase {
@@ -42,18 +42,50 @@ impl UriBase {
         }
     }
 
+    /// The URI of a reported path (before percent-encoding and redaction).
+    pub fn relative(&self, path: &str) -> String {
+        // Names that are no file (`(commit message)`, `(tag v1)`), and archive members, as they are.
+        if path.starts_with('(') {
+            return path.to_string();
+        }
+        if let Some(base) = &self.base {
+            let mut full = normalize(&base.join(path));
+            if !full.starts_with(base) {
+                // A path typed with `..` or through a link: where it really is.
+                if let Ok(real) = std::fs::canonicalize(&full) {
+                    full = real;
+                }
+            }
+            for top in [self.root.as_ref(), Some(base)].into_iter().flatten() {
+                if let Ok(rel) = full.strip_prefix(top) {
+                    return slashes(rel);
+                }
+            }
+        }
+        // Outside every root: what is left of the path without its root, `.` and `..`.
+        let rest: PathBuf = Path::new(path)
+            .components()
+            .filter(|c| matches!(c, Component::Normal(_)))
+            .collect();
+        slashes(&rest)
+    }
+
     /// Reported paths are relative to `base`, the folder that was scanned as the user typed it
     /// (`typed`: the one folder or repository named on the command line; `None`: paths as typed).
     /// Inside a work tree, [`UriBase::rebase`] makes them relative to its root.
     pub fn for_people(base: &Path, typed: Option<&Path>) -> UriBase {
         let mut uris = UriBase::new(base);
-        uris.shown = match (&uris.root, typed) {
-            (Some(root), Some(typed)) if typed.is_absolute() => Some(root.clone()),
-            (Some(root), _) => std::env::current_dir()
-                .and_then(std::fs::canonicalize)
-                .ok()
-                .map(|cwd| relative_to(root, &cwd)),
-            (None, typed) => Some(typed.unwrap_or(Path::new(".")).to_path_buf()),
+        let cwd = std::env::current_dir()
+            .and_then(std::fs::canonicalize)
+            .ok();
+        uris.shown = match (&uris.root, typed, cwd) {
+            (Some(root), Some(typed), _) if typed.is_absolute() => Some(Shown::Absolute(root.clone())),
+            (Some(root), _, Some(cwd)) => Some(Shown::FromCwd {
+                root: root.clone(),
+                cwd,
+            }),
+            (Some(root), _, None) => Some(Shown::Absolute(root.clone())),
+            (None, typed, _) => Some(Shown::Typed(typed.unwrap_or(Path::new(".")).to_path_buf())),
         };
         uris
     }
@@ -92,8 +124,13 @@ impl UriBase {
         {
             return path.into();
         }
+        let joined = match from {
+            Shown::Absolute(root) => return slashes_keep_root(&root.join(path)).into(),
+            Shown::FromCwd { root, cwd } => relative_to(&normalize(&root.join(path)), cwd),
+            Shown::Typed(dir) => dir.join(path),
+        };
         let mut out: Vec<String> = Vec::new();
-        for c in from.join(path).components() {
+        for c in joined.components() {
             match c {
                 Component::CurDir => {}
                 Component::ParentDir if out.last().is_some_and(|l| l != ".." && !l.is_empty()) => {
@@ -111,33 +148,26 @@ impl UriBase {
             _ => out.join("/").into(),
         }
     }
+}
 
-    /// The URI of a reported path (before percent-encoding and redaction).
-    pub fn relative(&self, path: &str) -> String {
-        // Names that are no file (`(commit message)`, `(tag v1)`), and archive members, as they are.
-        if path.starts_with('(') {
-            return path.to_string();
-        }
-        if let Some(base) = &self.base {
-            let mut full = normalize(&base.join(path));
-            if !full.starts_with(base) {
-                // A path typed with `..` or through a link: where it really is.
-                if let Ok(real) = std::fs::canonicalize(&full) {
-                    full = real;
-                }
-            }
-            for top in [self.root.as_ref(), Some(base)].into_iter().flatten() {
-                if let Ok(rel) = full.strip_prefix(top) {
-                    return slashes(rel);
-                }
-            }
-        }
-        // Outside every root: what is left of the path without its root, `.` and `..`.
-        let rest: PathBuf = Path::new(path)
-            .components()
-            .filter(|c| matches!(c, Component::Normal(_)))
-            .collect();
-        slashes(&rest)
+/// Where reported paths are for a person in the current folder.
+#[derive(Debug, Clone)]
+enum Shown {
+    /// In a work tree named by an absolute path: absolute paths from its root.
+    Absolute(PathBuf),
+    /// In a work tree: relative to the current folder.
+    FromCwd { root: PathBuf, cwd: PathBuf },
+    /// Outside a work tree: under the folder as it was typed.
+    Typed(PathBuf),
+}
+
+/// An absolute path with `/` separators.
+fn slashes_keep_root(path: &Path) -> String {
+    let rel = slashes(path);
+    if path.has_root() {
+        format!("/{rel}")
+    } else {
+        rel
     }
 }
 
