@@ -109,7 +109,7 @@ impl<'m> StreamScanner<'m> {
                     cursor.column()
                 };
                 let allowed_inline = allowed_inline(&self.markers, buf, &candidate);
-                let context = context(buf, &candidate);
+                let context = context(buf, &candidate, base == 0);
                 out.push(Located {
                     line: cursor.line,
                     column,
@@ -152,7 +152,7 @@ pub const CONTEXT_CHARS: usize = 80;
 
 /// The text around a raw key on its line (the chunk keeps [`MARKER_WINDOW`] bytes on each side);
 /// none for a key found through a decoder, whose stored form is not the key.
-fn context(buf: &[u8], candidate: &Candidate) -> Option<Box<str>> {
+fn context(buf: &[u8], candidate: &Candidate, stream_start: bool) -> Option<Box<str>> {
     if candidate.encoding != Encoding::Raw {
         return None;
     }
@@ -161,7 +161,7 @@ fn context(buf: &[u8], candidate: &Candidate) -> Option<Box<str>> {
     let lo = first.saturating_sub(MARKER_WINDOW);
     let (lo, cut_before) = match memrchr(b'\n', &buf[lo..first]) {
         Some(i) => (lo + i + 1, false),
-        None => (lo, lo > 0),
+        None => (lo, lo > 0 || !stream_start),
     };
     let hi = (end + MARKER_WINDOW).min(buf.len());
     let (hi, cut_after) = match memchr(b'\n', &buf[end..hi]) {
@@ -170,6 +170,10 @@ fn context(buf: &[u8], candidate: &Candidate) -> Option<Box<str>> {
     };
     let before = &buf[lo..first];
     let after = buf[end..hi].strip_suffix(b"\r").unwrap_or(&buf[end..hi]);
+    if memchr(0, before).is_some() || memchr(0, after).is_some() {
+        // Binary data around the key: nothing a person could read.
+        return None;
+    }
     let shown = crate::printable::snippet(
         before,
         &candidate.secret.redacted(),
