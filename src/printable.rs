@@ -286,14 +286,31 @@ mod tests {
     fn snippets_are_short_redacted_and_never_show_part_of_a_key() {
         let other = format!("sk_test_{}", "Other9Key8Body7Xyz");
         let before = format!("\tconst a = \"{other}\"; const b = \"");
-        let s = snippet(before.as_bytes(), "sk_live_Zt…Hd", b"\"; // prod\x1b[2J", false, false, 80);
+        let s = snippet(
+            before.as_bytes(),
+            "sk_live_Zt…Hd",
+            b"\"; // prod\x1b[2J",
+            false,
+            false,
+            80,
+        );
         assert!(!s.contains(&other), "{s}");
-        assert!(s.contains("sk_test_Othe…7Xyz") || s.contains("sk_test_"), "{s}");
+        assert!(
+            s.contains("sk_test_Othe…7Xyz") || s.contains("sk_test_"),
+            "{s}"
+        );
         assert!(s.contains("sk_live_Zt…Hd\"; // prod\\x1b[2J"), "{s}");
         assert!(s.starts_with("const a"), "{s}");
         // Long lines are cut to `max` characters, never in the middle of a word at a cut edge.
         let long_before = format!("{}AbCdEfGhIjKlMnOp = ", "word ".repeat(40));
-        let s = snippet(long_before.as_bytes(), "sk_live_Zt…Hd", "; x".repeat(50).as_bytes(), true, true, 40);
+        let s = snippet(
+            long_before.as_bytes(),
+            "sk_live_Zt…Hd",
+            "; x".repeat(50).as_bytes(),
+            true,
+            true,
+            40,
+        );
         assert_eq!(s.chars().count(), 40, "{s}");
         assert!(s.contains("sk_live_Zt…Hd"), "{s}");
         // A cut through a word (perhaps a key's body) drops the partial word.

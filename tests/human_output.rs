@@ -83,7 +83,11 @@ fn human_paths_are_typed_from_here_json_from_the_work_tree_root() {
     fs::create_dir(plain.path().join("sub")).unwrap();
     fs::write(plain.path().join("sub/x.env"), format!("K={key}\n")).unwrap();
     let out = run_in(plain.path(), &["scan", "sub"]);
-    assert!(stdout(&out).starts_with("sub/x.env:1:3 "), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("sub/x.env:1:3 "),
+        "{}",
+        stdout(&out)
+    );
     let (_, findings, _, _) = scan_json(plain.path(), &["sub"]);
     assert_eq!(findings[0]["path"], "x.env");
 }
@@ -98,10 +102,17 @@ fn how_a_path_is_printed_never_changes_what_the_allowlist_matches() {
     repo.commit_all("two");
     // Scanned from the root, one finding is left; the same from inside docs (by its path).
     let (_, findings, _, _) = scan_json(repo.path(), &[]);
-    let paths: Vec<&str> = findings.iter().map(|f| f["path"].as_str().unwrap()).collect();
+    let paths: Vec<&str> = findings
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
     assert_eq!(paths, vec!["src/app.env"]);
     let out = run_in(repo.path(), &["scan"]);
-    assert!(stdout(&out).starts_with("src/app.env:1:3 "), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("src/app.env:1:3 "),
+        "{}",
+        stdout(&out)
+    );
 }
 
 // Item 5.
@@ -118,10 +129,7 @@ fn two_keys_tree() -> (tempfile::TempDir, String, String) {
     fs::create_dir(dir.path().join("deeper")).unwrap();
     fs::write(
         dir.path().join("deeper/encoded.txt"),
-        format!(
-            "token: {}\n",
-            base64_of(&format!("{{\"k\":\"{key}\"}}"))
-        ),
+        format!("token: {}\n", base64_of(&format!("{{\"k\":\"{key}\"}}"))),
     )
     .unwrap();
     (dir, key, other)
@@ -156,14 +164,20 @@ fn source_context_is_redacted_only_when_asked_and_never_through_a_decoder() {
         assert!(text.chars().count() <= 80, "{line}");
         assert!(text.contains("API_KEY=\"sk_live_Cx7…y9\""), "{line}");
         assert!(text.contains("OTHER=sk_test_Ot7…z8"), "{line}");
-        assert!(text.contains("\\x1b[2J") && !text.contains('\x1b'), "{line}");
+        assert!(
+            text.contains("\\x1b[2J") && !text.contains('\x1b'),
+            "{line}"
+        );
     }
     // The base64 finding is listed, with no source text under it.
     let encoded = shown
         .lines()
         .position(|l| l.starts_with("deeper/encoded.txt:"))
         .expect("the encoded key is listed");
-    assert!(!shown.lines().nth(encoded + 1).unwrap().contains('│'), "{shown}");
+    assert!(
+        !shown.lines().nth(encoded + 1).unwrap().contains('│'),
+        "{shown}"
+    );
     // Every finding shows its fingerprint.
     assert!(shown.contains(&fingerprint(&key)), "{shown}");
     assert!(shown.contains(&fingerprint(&other)), "{shown}");
@@ -171,14 +185,20 @@ fn source_context_is_redacted_only_when_asked_and_never_through_a_decoder() {
     // auto: standard output is a pipe here, so no source text; never: none either.
     for args in [&["scan"][..], &["scan", "--context", "never"][..]] {
         let shown = stdout(&run_in(dir.path(), args));
-        assert!(!shown.contains('│') && !shown.contains("API_KEY="), "{shown}");
+        assert!(
+            !shown.contains('│') && !shown.contains("API_KEY="),
+            "{shown}"
+        );
         assert!(shown.contains(&fingerprint(&key)), "{shown}");
     }
     // A human report written to a file carries no source text unless --context always.
     let out = run_in(dir.path(), &["scan", "--format", "human=report.txt"]);
     assert_eq!(out.status.code(), Some(1));
     let file = fs::read_to_string(dir.path().join("report.txt")).unwrap();
-    assert!(!file.contains("API_KEY=") && file.contains("app.env:2:"), "{file}");
+    assert!(
+        !file.contains("API_KEY=") && file.contains("app.env:2:"),
+        "{file}"
+    );
 }
 
 #[test]
@@ -209,7 +229,11 @@ fn columns_line_up_and_advice_is_wrapped_and_given_once() {
     }
     assert_eq!(advice.matches("What to do now").count(), 1);
     // Live and test keys: the shared steps once (environment variables, dashboard rotation).
-    assert_eq!(advice.matches("environment variable").count(), 1, "{advice}");
+    assert_eq!(
+        advice.matches("environment variable").count(),
+        1,
+        "{advice}"
+    );
 }
 
 #[test]
@@ -224,8 +248,14 @@ fn a_staged_scan_speaks_of_staged_files_and_the_hook_is_short_on_success() {
     assert_eq!(out.status.code(), Some(1));
     let shown = stdout(&out);
     assert!(shown.contains("1 staged file"), "{shown}");
-    assert!(!shown.contains("commit,") && !shown.contains("blob"), "{shown}");
-    assert!(!shown.contains("--revoke"), "refused with --staged: {shown}");
+    assert!(
+        !shown.contains("commit,") && !shown.contains("blob"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("--revoke"),
+        "refused with --staged: {shown}"
+    );
     assert!(
         !(shown.contains("has not left this machine") || shown.contains("before the key left"))
             || !shown.contains("Rotate it now"),
@@ -248,18 +278,13 @@ fn a_staged_scan_speaks_of_staged_files_and_the_hook_is_short_on_success() {
 // Item 6.
 
 fn verified(dir: &Path, api: &FakeApi, extra: &[&str]) -> (String, Vec<Value>) {
-    let mut args = vec![
-        "scan",
-        "--verify",
-        "--api-base",
-        api.base.as_str(),
-    ];
+    let mut args = vec!["scan", "--verify", "--api-base", api.base.as_str()];
     args.extend_from_slice(extra);
     let human = stdout(&run_in(dir, &args));
     args.extend_from_slice(&["--format", "json"]);
     let out = run_in(dir, &args);
-    let doc: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+    let doc: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
     (human, doc["findings"].as_array().unwrap().clone())
 }
 

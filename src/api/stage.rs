@@ -12,8 +12,8 @@ use std::sync::Mutex;
 
 use super::audit::{AuditError, AuditLog, Event, Subject};
 use super::client::ApiClient;
-use super::revoke::{revoke, Attempt};
 use super::revoke::clip;
+use super::revoke::{revoke, Attempt};
 use super::verify::{verify, Verdict};
 use crate::findings::{
     Finding, KeyEntry, Revocation, RevocationStatus, Secret, VerificationStatus,

@@ -124,7 +124,12 @@ impl Columns {
 
 /// `path:line:column`, the path as the user can type it from where they stand.
 fn place(report: &Report<'_>, f: &Finding) -> String {
-    format!("{}:{}:{}", quote_path(&shown_path(report, &f.path)), f.line, f.column)
+    format!(
+        "{}:{}:{}",
+        quote_path(&shown_path(report, &f.path)),
+        f.line,
+        f.column
+    )
 }
 
 /// A reported path as the user can type it from the current folder.
@@ -188,7 +193,12 @@ fn row(
     // Source text only for a key stored as it is: through a decoder, the text is not the key.
     if report.human.context && f.encoding == Encoding::Raw {
         if let Some(context) = &f.context {
-            writeln!(out, "    {}│{} {context}", p.dim.render(), p.dim.render_reset())?;
+            writeln!(
+                out,
+                "    {}│{} {context}",
+                p.dim.render(),
+                p.dim.render_reset()
+            )?;
         }
     }
     if let (Some(id), Some(author), Some(date)) = (&f.commit, &f.author, &f.date) {
@@ -349,7 +359,11 @@ fn summary(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<
 /// What made the answer incomplete, and what to do about it.
 fn incomplete_lines(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<()> {
     let s = report.summary;
-    let unread = s.problems.iter().filter(|m| m.starts_with("cannot read ")).count() as u64;
+    let unread = s
+        .problems
+        .iter()
+        .filter(|m| m.starts_with("cannot read "))
+        .count() as u64;
     let other = s.unreadable.saturating_sub(unread);
     let mut what = Vec::new();
     if unread > 0 {
@@ -416,8 +430,14 @@ fn write_wrapped(
     rest: &str,
     text: &str,
 ) -> io::Result<()> {
-    let width = if report.human.width == 0 { 80 } else { report.human.width };
-    let room = width.saturating_sub(rest.chars().count().max(first.chars().count())).max(20);
+    let width = if report.human.width == 0 {
+        80
+    } else {
+        report.human.width
+    };
+    let room = width
+        .saturating_sub(rest.chars().count().max(first.chars().count()))
+        .max(20);
     for (n, line) in wrap(text, room).into_iter().enumerate() {
         writeln!(out, "{}{line}", if n == 0 { first } else { rest })?;
     }
@@ -499,9 +519,9 @@ fn remediation_items(text: &str) -> Vec<String> {
         if line.is_empty() {
             continue;
         }
-        let numbered = line
-            .split_once(". ")
-            .is_some_and(|(n, _)| !n.is_empty() && n.len() <= 2 && n.bytes().all(|b| b.is_ascii_digit()));
+        let numbered = line.split_once(". ").is_some_and(|(n, _)| {
+            !n.is_empty() && n.len() <= 2 && n.bytes().all(|b| b.is_ascii_digit())
+        });
         match items.last_mut() {
             Some(last) if !numbered => {
                 last.push(' ');
@@ -642,7 +662,10 @@ fn key_status(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Resu
                 out,
                 "    ",
                 "    ",
-                &format!("To check them again, run this scan again: {}", printable(command)),
+                &format!(
+                    "To check them again, run this scan again: {}",
+                    printable(command)
+                ),
             )?;
         }
     }
@@ -732,7 +755,12 @@ fn rfc3339_seconds(s: &str) -> Option<i64> {
     }
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return None;
     }
     let mut rest = &s[19..];
@@ -742,7 +770,10 @@ fn rfc3339_seconds(s: &str) -> Option<i64> {
     }
     let offset = match rest {
         "Z" | "z" => 0,
-        _ if rest.len() == 6 && matches!(rest.as_bytes()[0], b'+' | b'-') && rest.as_bytes()[3] == b':' => {
+        _ if rest.len() == 6
+            && matches!(rest.as_bytes()[0], b'+' | b'-')
+            && rest.as_bytes()[3] == b':' =>
+        {
             let h: i64 = rest.get(1..3)?.parse().ok()?;
             let m: i64 = rest.get(4..6)?.parse().ok()?;
             let sign = if rest.starts_with('-') { -1 } else { 1 };
@@ -792,5 +823,46 @@ fn human_bytes(n: u64) -> String {
         format!("{n} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_times_read_as_ages() {
+        assert_eq!(rfc3339_seconds("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(rfc3339_seconds("2025-01-15T10:30:00Z"), Some(1_736_937_000));
+        assert_eq!(
+            rfc3339_seconds("2025-01-15T12:30:00.123+02:00"),
+            Some(1_736_937_000)
+        );
+        assert_eq!(rfc3339_seconds("yesterday"), None);
+        assert_eq!(rfc3339_seconds("2025-13-15T10:30:00Z"), None);
+        assert_eq!(ago(2 * 3600 + 5), "2 hours ago");
+        assert_eq!(ago(86_400), "1 day ago");
+        assert_eq!(ago(30), "just now");
+        assert_eq!(when("not a time \u{1b}[2J"), "not a time \\x1b[2J");
+    }
+
+    #[test]
+    fn advice_wraps_at_spaces() {
+        let lines = wrap("one two three four five", 9);
+        assert_eq!(lines, vec!["one two", "three", "four five"]);
+        assert_eq!(
+            wrap("averyveryverylongword x", 5),
+            vec!["averyveryverylongword", "x"]
+        );
+        let items =
+            remediation_items("Intro line\ngoes on:\n1. First step\n   continued.\n2. Second.\n");
+        assert_eq!(
+            items,
+            vec![
+                "Intro line goes on:",
+                "1. First step continued.",
+                "2. Second."
+            ]
+        );
     }
 }

@@ -75,11 +75,11 @@ impl UriBase {
     /// Inside a work tree, [`UriBase::rebase`] makes them relative to its root.
     pub fn for_people(base: &Path, typed: Option<&Path>) -> UriBase {
         let mut uris = UriBase::new(base);
-        let cwd = std::env::current_dir()
-            .and_then(std::fs::canonicalize)
-            .ok();
+        let cwd = std::env::current_dir().and_then(std::fs::canonicalize).ok();
         uris.shown = match (&uris.root, typed, cwd) {
-            (Some(root), Some(typed), _) if typed.is_absolute() => Some(Shown::Absolute(root.clone())),
+            (Some(root), Some(typed), _) if typed.is_absolute() => {
+                Some(Shown::Absolute(root.clone()))
+            }
             (Some(root), _, Some(cwd)) => Some(Shown::FromCwd {
                 root: root.clone(),
                 cwd,
@@ -414,4 +414,47 @@ pub(super) fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> 
         write_json(&mut *out, &result(f, &rules[f.rule_index], report.uris))?;
     }
     writeln!(out, "\n]}}]}}")
+}
+
+#[cfg(test)]
+mod people_tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_shown_from_the_current_folder() {
+        assert_eq!(
+            relative_to(Path::new("/r/docs/a.md"), Path::new("/r/docs")),
+            PathBuf::from("a.md")
+        );
+        assert_eq!(
+            relative_to(Path::new("/r"), Path::new("/r/docs/deep")),
+            PathBuf::from("../..")
+        );
+        assert_eq!(
+            relative_to(Path::new("/r"), Path::new("/r")),
+            PathBuf::from(".")
+        );
+        let uris = UriBase {
+            base: None,
+            root: Some("/r".into()),
+            shown: Some(Shown::FromCwd {
+                root: "/r".into(),
+                cwd: "/r/docs".into(),
+            }),
+        };
+        assert_eq!(uris.shown("docs/setup.md"), "setup.md");
+        assert_eq!(uris.shown("src/a.rs"), "../src/a.rs");
+        assert_eq!(uris.shown("(commit message)"), "(commit message)");
+        let typed = UriBase {
+            shown: Some(Shown::Typed("./sub/".into())),
+            ..UriBase::default()
+        };
+        assert_eq!(typed.shown("x.env"), "sub/x.env");
+        assert_eq!(typed.shown("-"), "-");
+        let absolute = UriBase {
+            shown: Some(Shown::Absolute("/r".into())),
+            ..UriBase::default()
+        };
+        assert_eq!(absolute.shown("a/b"), "/r/a/b");
+    }
 }
