@@ -260,14 +260,14 @@ fn summary(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<
             p.dim.render_reset()
         )?;
     } else if report.findings.is_empty() && report.staged {
-        // The pre-commit hook's whole output on success: one short line.
+        // The pre-commit hook's output on success: one short line (and what was left out, if
+        // anything was).
         writeln!(
             out,
             "{}✓ skguard: no keys in {what}{}",
             p.good.render(),
             p.good.render_reset()
         )?;
-        return Ok(());
     } else if report.findings.is_empty() {
         writeln!(
             out,
