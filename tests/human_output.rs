@@ -317,7 +317,11 @@ fn verification_shows_the_listed_entry_when_the_listing_identifies_the_key() {
     api.add("acct", "key_a", &key, 8);
     api.add_with_prefix("acct", "key_b", &live("Zz7Other5Key4Bb3Cc2"), "sk_live_");
     let (human, findings) = verified(dir.path(), &api, &[]);
-    assert!(human.contains("2 listed keys could be it"), "{human}");
+    let status_line = human.lines().position(|l| l.contains("ACTIVE")).unwrap();
+    assert!(
+        human.lines().nth(status_line + 1).unwrap().trim() == "2 listed keys could be it",
+        "{human}"
+    );
     assert!(findings[0]["verification"].get("key").is_none());
     assert_eq!(findings[0]["verification"]["matching_keys"], 2);
 }
@@ -336,10 +340,13 @@ fn an_unreachable_api_offers_the_command_that_verifies_again() {
     let again = human
         .lines()
         .skip_while(|l| !l.contains("run this scan again"))
-        .collect::<Vec<_>>()
-        .join(" ");
+        .nth(1)
+        .unwrap_or_else(|| panic!("{human}"));
+    // On a line of its own, whole, so that it can be copied.
     assert!(
-        again.contains("skguard scan --verify --api-base"),
+        again
+            .trim()
+            .starts_with("skguard scan --verify --api-base http://127.0.0.1:"),
         "{human}"
     );
 }

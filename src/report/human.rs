@@ -595,6 +595,39 @@ fn key_status(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Resu
             printable(&f.kind),
             triage(v)
         )?;
+        let matching = match v.matching_keys {
+            Some(0) => Some("no listed key's prefix matches it".to_string()),
+            Some(1) => Some("1 listed key could be it (the listing may not be whole)".to_string()),
+            Some(n) => Some(format!("{n} listed keys could be it")),
+            None => None,
+        };
+        if let Some(matching) = matching {
+            writeln!(
+                out,
+                "             {}{matching}{}",
+                p.dim.render(),
+                p.dim.render_reset()
+            )?;
+        }
+        if let Some(k) = &v.key {
+            // The rest of the listed entry, on its own line (the status line stays short).
+            let mut rest = Vec::new();
+            if !k.created_at.is_empty() {
+                rest.push(format!("created {}", when(&k.created_at)));
+            }
+            if !k.id.is_empty() {
+                rest.push(format!("id {}", printable(&k.id)));
+            }
+            if !rest.is_empty() {
+                writeln!(
+                    out,
+                    "             {}{}{}",
+                    p.dim.render(),
+                    rest.join(", "),
+                    p.dim.render_reset()
+                )?;
+            }
+        }
         if let Some(r) = &f.revocation {
             let id = r
                 .key_id
@@ -657,24 +690,17 @@ fn key_status(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Resu
     }
     if unknown {
         if let Some(command) = &report.human.reverify {
-            write_wrapped(
-                report,
-                out,
-                "    ",
-                "    ",
-                &format!(
-                    "To check them again, run this scan again: {}",
-                    printable(command)
-                ),
-            )?;
+            // On a line of its own, unwrapped, so that it can be copied whole.
+            writeln!(out, "    To check them again, run this scan again:")?;
+            writeln!(out, "      {}", printable(command))?;
         }
     }
     writeln!(out)
 }
 
 /// What the API says of a key, for a person deciding what to do: the key's entry in the listing
-/// ("Production Key, last used 2 hours ago") when the listing identifies it, else how many
-/// listed keys could be it, else the API's detail.
+/// ("Production Key, last used 2 hours ago") when the listing identifies it, else the API's detail
+/// (how many listed keys could be it follows on the next line).
 fn triage(v: &crate::findings::Verification) -> String {
     if let Some(k) = &v.key {
         let name = if k.name.is_empty() {
@@ -682,30 +708,12 @@ fn triage(v: &crate::findings::Verification) -> String {
         } else {
             printable(&k.name).into_owned()
         };
-        let mut parts = vec![name];
-        if !k.last_used.is_empty() {
-            parts.push(format!("last used {}", when(&k.last_used)));
-        }
-        if !k.created_at.is_empty() {
-            parts.push(format!("created {}", when(&k.created_at)));
-        }
-        if !k.id.is_empty() && !k.name.is_empty() {
-            parts.push(format!("id {}", printable(&k.id)));
-        }
-        return parts.join(", ");
+        return match k.last_used.as_str() {
+            "" => name,
+            last => format!("{name}, last used {}", when(last)),
+        };
     }
-    match v.matching_keys {
-        Some(0) => format!(
-            "{}; no listed key's prefix matches it",
-            printable(&v.detail)
-        ),
-        Some(1) => format!(
-            "{}; 1 listed key could be it (the listing may not be whole)",
-            printable(&v.detail)
-        ),
-        Some(n) => format!("{}; {n} listed keys could be it", printable(&v.detail)),
-        None => printable(&v.detail).into_owned(),
-    }
+    printable(&v.detail).into_owned()
 }
 
 /// An API timestamp as a person reads it: "2 hours ago", or the text itself when it is not an
