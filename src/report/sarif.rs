@@ -120,7 +120,7 @@ impl UriBase {
         if path.starts_with('(')
             || path == "-"
             || Path::new(path).is_absolute()
-            || (self.root.is_some() && path.starts_with(".."))
+            || (self.root.is_some() && (path == ".." || path.starts_with("../")))
         {
             return path.into();
         }

@@ -86,6 +86,7 @@ impl<'m> StreamScanner<'m> {
         let mut total = 0u64;
         let mut cursor = LineCursor::default();
         let mut utf16_bom = false;
+        let mut contexts = 0usize;
         loop {
             let before_fill = filled;
             let eof = fill(reader, &mut self.buf, &mut filled)?;
@@ -109,7 +110,12 @@ impl<'m> StreamScanner<'m> {
                     cursor.column()
                 };
                 let allowed_inline = allowed_inline(&self.markers, buf, &candidate);
-                let context = context(buf, &candidate, base == 0);
+                let context = if contexts < MAX_CONTEXTS {
+                    contexts += 1;
+                    context(buf, &candidate, base == 0)
+                } else {
+                    None
+                };
                 out.push(Located {
                     line: cursor.line,
                     column,
@@ -149,6 +155,10 @@ fn allowed_inline(markers: &[memmem::Finder<'_>], buf: &[u8], candidate: &Candid
 
 /// At most this many characters of source text around a key in the human report.
 pub const CONTEXT_CHARS: usize = 80;
+
+/// Source text is kept for this many keys of a stream at most (the human report lists 100 a
+/// file): a file of a million keys costs no more memory for it than a file of a hundred.
+pub const MAX_CONTEXTS: usize = 128;
 
 /// The text around a raw key on its line (the chunk keeps [`MARKER_WINDOW`] bytes on each side);
 /// none for a key found through a decoder, whose stored form is not the key.
