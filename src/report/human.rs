@@ -387,7 +387,7 @@ fn incomplete_lines(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io
         p.bad.render_reset()
     )?;
     for problem in s.problems.iter().take(5) {
-        writeln!(out, "  {}", printable(problem))?;
+        write_wrapped(report, out, "  ", "    ", &printable(problem))?;
     }
     if s.problems.len() > 5 {
         writeln!(out, "  … and {} more (on stderr)", s.problems.len() - 5)?;
