@@ -43,6 +43,10 @@ pub struct RuleSpec {
     pub remediation: String,
     #[serde(default)]
     pub placeholders: Vec<String>,
+    /// Placeholders recognised by what they are ([`crate::matching::placeholder`]): bodies that
+    /// dictionary words, counting runs and short numbers explain.
+    #[serde(default)]
+    pub placeholder_words: Option<crate::matching::placeholder::PlaceholderWords>,
     #[serde(default)]
     pub examples: Vec<String>,
     #[serde(default)]
@@ -192,8 +196,14 @@ impl Rule {
         if text.get(end).is_some_and(u8::is_ascii_alphanumeric) {
             return None;
         }
-        if self.placeholders.is_match(&text[prefix_len.min(end)..end]) {
+        let body = &text[prefix_len.min(end)..end];
+        if self.placeholders.is_match(body) {
             return None;
+        }
+        if let Some(words) = &self.spec.placeholder_words {
+            if words.explain(body) {
+                return None;
+            }
         }
         Some(end)
     }
@@ -296,6 +306,7 @@ mod tests {
             pattern: pattern.into(),
             remediation: "r".into(),
             placeholders: vec![],
+            placeholder_words: None,
             examples: vec![],
             negative_examples: vec![],
         }

@@ -167,3 +167,85 @@ fn text_of(out: &std::process::Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+#[test]
+fn archives_in_history_staged_and_ranges_are_new_only_where_a_member_gains_the_key() {
+    let repo = Repo::new();
+    repo.write("README", "x\n");
+    let base = repo.commit_all("base");
+    let text = format!("key={}\n", key());
+    repo.write(
+        "dist/app.jar",
+        zip_of(&[("config/app.properties", text.as_bytes())]),
+    );
+    let added = repo.commit_all("add the jar");
+    // The same member keeps the key while another member is added: nothing new.
+    repo.write(
+        "dist/app.jar",
+        zip_of(&[
+            ("config/app.properties", text.as_bytes()),
+            ("README.txt", b"docs"),
+        ]),
+    );
+    repo.commit_all("add a member");
+    // The key moves to another member of the same archive: new there.
+    repo.write(
+        "dist/app.jar",
+        zip_of(&[("config/moved.properties", text.as_bytes())]),
+    );
+    let moved = repo.commit_all("move the key");
+
+    let (code, findings, _, stderr) = repo.scan(&["--git"]);
+    assert_eq!(code, 1, "{stderr}");
+    let found: Vec<(String, String, String)> = findings
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["commit"].as_str().unwrap_or("").to_string(),
+                f["encoding"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (
+                "dist/app.jar!config/app.properties".to_string(),
+                added.clone(),
+                "archive".to_string()
+            ),
+            (
+                "dist/app.jar!config/moved.properties".to_string(),
+                moved.clone(),
+                "archive".to_string()
+            ),
+        ]
+    );
+
+    // A range reads the same: from the base, both; from the commit that added the jar, the move.
+    let range = format!("{base}..{moved}");
+    let (_, findings, _, _) = repo.scan(&["--range", &range]);
+    assert_eq!(findings.len(), 2);
+    let range = format!("{added}..{moved}");
+    let (code, findings, _, _) = repo.scan(&["--range", &range]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        places(&findings)[0].0,
+        "dist/app.jar!config/moved.properties"
+    );
+    // --archive-depth 0: the jar is bytes, nothing is found in it.
+    let (code, findings, _, _) = repo.scan(&["--git", "--archive-depth", "0"]);
+    assert_eq!((code, findings.len()), (0, 0));
+
+    // Staged: a compressed tar with a key blocks the commit, at its member.
+    repo.write(
+        "vendor/pkg.tgz",
+        gzip_of(&tar_of(&[("package/.env", text.as_bytes())])),
+    );
+    repo.git(&["add", "vendor/pkg.tgz"]);
+    let (code, findings, _, stderr) = repo.scan(&["--staged"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(places(&findings)[0].0, "vendor/pkg.tgz!package/.env");
+    assert_eq!(places(&findings)[0].4, "archive");
+}

@@ -457,7 +457,7 @@ fn cli_fail_on_chooses_which_findings_fail() {
 #[test]
 fn cli_keys_are_whole_only_with_show_secret() {
     let dir = tempfile::tempdir().unwrap();
-    let key = live("Whole1Key2Only3On4Request5");
+    let key = live("Whole1Kq2Wx3Ry4Zt5Pm6");
     fs::write(dir.path().join("k.env"), format!("K={key}\n")).unwrap();
     for format in ["human", "json", "jsonl"] {
         let out = scan_output(dir.path(), &["--format", format]);

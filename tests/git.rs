@@ -561,14 +561,17 @@ fn git_history_of_an_octopus_merge_and_a_shallow_clone() {
     let clone = tempfile::tempdir().unwrap();
     repo.clone_to(&clone.path().join("c"), Some(1));
     let (code, findings, stats, stderr) = scan_json(&clone.path().join("c"), &["--git"]);
-    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(code, 2, "a shallow history is incomplete: {stderr}");
     assert_eq!(stats["commits"], 1);
     assert_eq!(
         findings.len(),
         2,
         "the boundary commit's keys are all there: {findings:?}"
     );
-    assert!(stderr.contains("shallow"), "{stderr}");
+    assert!(
+        stderr.contains("shallow") && stderr.contains("fetch-depth: 0"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -733,4 +736,256 @@ fn git_staged_honours_git_dir_from_the_environment() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let finding: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(finding["path"], "a.env");
+}
+
+// ---------- null bases, shallow clones, tags (issue 9) ----------
+
+/// A clone made like `actions/checkout` with `fetch-depth: 0`: every branch as `refs/remotes/origin/*`,
+/// no `origin/HEAD`, the pushed commit checked out.
+fn checkout_like_actions(upstream: &Repo, at: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checkout");
+    upstream.clone_to(&path, None);
+    upstream.git_in(&path, &["remote", "set-head", "origin", "-d"]);
+    upstream.git_in(&path, &["checkout", "-q", "--detach", at]);
+    (dir, path)
+}
+
+#[test]
+fn git_range_null_base_first_push_of_the_default_branch_is_its_whole_history() {
+    let repo = Repo::new();
+    repo.write("a.env", format!("A={}\n", k(70)));
+    let first = repo.commit_all("leak");
+    repo.write("a.env", "A=gone\n");
+    let tip = repo.commit_all("remove it");
+    let (_dir, checkout) = checkout_like_actions(&repo, &tip);
+    let range = format!("{}..{tip}", "0".repeat(40));
+    for extra in [&[][..], &["--default-branch", "origin/main"][..]] {
+        let mut args = vec!["--range", range.as_str()];
+        args.extend_from_slice(extra);
+        let (code, findings, stats, stderr) = scan_json(&checkout, &args);
+        assert_eq!(code, 1, "{extra:?} {stderr}");
+        assert_eq!(
+            where_(&findings),
+            vec![(s("a.env"), 1, Some(first.clone()))]
+        );
+        assert_eq!(stats["commits"], 2);
+        assert!(stderr.contains("whole history"), "{stderr}");
+    }
+}
+
+#[test]
+fn git_range_null_base_new_feature_branch_in_an_actions_checkout() {
+    let repo = Repo::new();
+    repo.write("old.env", format!("A={}\n", k(71)));
+    repo.commit_all("old leak on main, already known");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write("f.env", format!("F={}\n", k(72)));
+    let tip = repo.commit_all("feature leak");
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("m.txt", "main moves on\n");
+    repo.commit_all("main moves on");
+    let (_dir, checkout) = checkout_like_actions(&repo, &tip);
+    let range = format!("{}..{tip}", "0".repeat(40));
+    for extra in [&[][..], &["--default-branch", "origin/main"][..]] {
+        let mut args = vec!["--range", range.as_str()];
+        args.extend_from_slice(extra);
+        let (code, findings, stats, stderr) = scan_json(&checkout, &args);
+        assert_eq!(code, 1, "{stderr}");
+        assert_eq!(where_(&findings), vec![(s("f.env"), 1, Some(tip.clone()))]);
+        assert_eq!(stats["commits"], 1);
+        assert!(stderr.contains("origin/main"), "{stderr}");
+    }
+    // A default branch that is not in the clone is an error, never a guess.
+    let (code, _, _, stderr) = scan_json(
+        &checkout,
+        &["--range", &range, "--default-branch", "origin/trunk"],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("origin/trunk"), "{stderr}");
+}
+
+#[test]
+fn git_range_null_base_refs_pushed_together_do_not_hide_each_other() {
+    let repo = Repo::new();
+    repo.write("README", "base\n");
+    repo.commit_all("base");
+    repo.git(&["checkout", "-q", "-b", "x"]);
+    repo.write("x.env", format!("X={}\n", k(73)));
+    let c1 = repo.commit_all("c1 adds a key");
+    repo.write("x.env", "X=removed\n");
+    let c2 = repo.commit_all("c2 removes it");
+    repo.git(&["branch", "y", &c1]);
+    // Both branches arrive in one push: the checkout has both as remote-tracking refs.
+    let (_dir, checkout) = checkout_like_actions(&repo, &c2);
+    let null = "0".repeat(40);
+    for tip in [&c2, &c1] {
+        let (code, findings, _, stderr) =
+            scan_json(&checkout, &["--range", &format!("{null}..{tip}")]);
+        assert_eq!(code, 1, "..{tip}: {stderr}");
+        assert_eq!(where_(&findings), vec![(s("x.env"), 1, Some(c1.clone()))]);
+    }
+}
+
+#[test]
+fn git_range_null_base_trusts_the_default_branchs_configuration_or_none() {
+    let repo = Repo::new();
+    repo.write(".skguard.toml", "[allowlist]\npaths = [\"fixtures/**\"]\n");
+    repo.commit_all("config on main");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write("leak.env", format!("B={}\n", k(74)));
+    repo.write(".skguard.toml", "[allowlist]\npaths = [\"leak.env\"]\n");
+    let tip = repo.commit_all("leak and allowlist it");
+    let range = format!("{}..{tip}", "0".repeat(40));
+    let (code, findings, _, stderr) = repo.scan(&["--range", &range]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(
+        where_(&findings),
+        vec![(s("leak.env"), 1, Some(tip.clone()))]
+    );
+    // No default branch known: the whole history, and no repository configuration, said so.
+    repo.git(&["branch", "-D", "main"]);
+    let (code, findings, stats, stderr) = repo.scan(&["--range", &range]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(where_(&findings), vec![(s("leak.env"), 1, Some(tip))]);
+    assert_eq!(stats["commits"], 2);
+    assert!(stderr.contains("no repository configuration"), "{stderr}");
+}
+
+#[test]
+fn git_range_past_a_shallow_boundary_reports_what_it_found_and_exits_2() {
+    let repo = Repo::new();
+    repo.write("a.txt", "a\n");
+    repo.commit_all("c0");
+    repo.write("b.txt", "b\n");
+    let c1 = repo.commit_all("c1");
+    repo.git(&["branch", "old", &c1]);
+    repo.write("c.env", format!("C={}\n", k(75)));
+    repo.commit_all("c2 adds a key");
+    repo.write("d.txt", "d\n");
+    let c3 = repo.commit_all("c3");
+    // Every branch at depth 1: the base (old = c1) is here, but c3's parent is cut off.
+    let dir = tempfile::tempdir().unwrap();
+    let clone = dir.path().join("c");
+    let url = format!("file://{}", repo.path().display());
+    repo.git_in(
+        dir.path(),
+        &["clone", "-q", "--depth=1", "--no-single-branch", &url, "c"],
+    );
+    let (code, findings, _, stderr) = scan_json(&clone, &["--range", &format!("{c1}..{c3}")]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(where_(&findings), vec![(s("c.env"), 1, Some(c3.clone()))]);
+    assert!(
+        stderr.contains(&c3)
+            && stderr.contains("fetch-depth: 0")
+            && stderr.contains("git fetch --unshallow"),
+        "{stderr}"
+    );
+    let out = scan_output(&clone, &["--range", &format!("{c1}..{c3}")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !text(&out).contains("No secret keys found"),
+        "{}",
+        text(&out)
+    );
+    // The whole history of a shallow clone: incomplete too, even with nothing found.
+    let (code, _, _, stderr) = scan_json(&clone, &["--git"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("git fetch --unshallow"), "{stderr}");
+    // A range that stays inside what the clone has is complete.
+    repo.write("e.txt", "e\n");
+    let c4 = repo.commit_all("c4");
+    repo.git_in(&clone, &["fetch", "-q", "origin", "main"]);
+    let (code, _, _, stderr) = scan_json(&clone, &["--range", &format!("{c3}..{c4}")]);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn git_history_scans_tag_messages_and_blobs_and_trees_tags_point_at() {
+    let repo = Repo::new();
+    repo.write("a.txt", "a\n");
+    repo.commit_all("first");
+    repo.git(&[
+        "tag",
+        "-a",
+        "v1",
+        "-m",
+        &format!("release\n\nkey {}", k(76)),
+    ]);
+    let blob_file = repo.path().join("loose.env");
+    fs::write(&blob_file, format!("L={}\n", k(77))).unwrap();
+    let blob = repo.git(&["hash-object", "-w", "loose.env"]);
+    fs::remove_file(&blob_file).unwrap();
+    repo.git(&["tag", "blobtag", &blob]);
+    repo.write("dir/t.env", format!("T={}\n", k(78)));
+    repo.git(&["add", "dir/t.env"]);
+    let tree = repo.git(&["write-tree"]);
+    repo.git(&["rm", "-q", "--cached", "dir/t.env"]);
+    fs::remove_file(repo.path().join("dir/t.env")).unwrap();
+    repo.git(&["tag", "-a", "treetag", "-m", "a tree", &tree]);
+    let (code, findings, _, stderr) = repo.scan(&["--git"]);
+    assert_eq!(code, 1, "{stderr}");
+    let mut got = where_(&findings);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (s("(tag blobtag)"), 1, None),
+            (s("(tag message)"), 3, None),
+            (s("(tag treetag)/dir/t.env"), 1, None),
+        ]
+    );
+}
+
+#[test]
+fn git_range_never_skips_a_blob_because_its_base_has_it() {
+    let repo = Repo::new();
+    let fixture = format!("F={}\n", k(80));
+    repo.write("fixtures/a.env", &fixture);
+    repo.write("app.env", format!("A={}\n", k(81)));
+    repo.commit_all("fixture and a leak, already pushed");
+    repo.write("app.env", "A=rotated\n");
+    let base = repo.commit_all("remove the leak");
+    // The same blob at a new path, and a revert that brings the removed key back.
+    repo.write("src/copied.env", &fixture);
+    let copied = repo.commit_all("copy the fixture");
+    repo.git(&["revert", "--no-edit", &base]);
+    let reverted = repo.head();
+    let (code, findings, _, stderr) = repo.scan(&["--range", &format!("{base}..{reverted}")]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(
+        where_(&findings),
+        vec![
+            (s("app.env"), 1, Some(reverted)),
+            (s("src/copied.env"), 1, Some(copied)),
+        ]
+    );
+}
+
+#[test]
+fn git_history_a_big_loose_blob_and_many_keys_in_one_tree() {
+    // A blob larger than the scanner's chunk, stored loose, with keys at both ends; and a tree whose
+    // key-bearing files change in different commits (the per-tree lists are shared).
+    let repo = Repo::new();
+    let mut big = format!("A={}\n", k(82)).into_bytes();
+    big.extend(std::iter::repeat_n(b'x', 3 << 20));
+    big.extend(format!("\nB={}\n", k(83)).as_bytes());
+    repo.write("big/data.txt", &big);
+    repo.write("d/one.env", format!("K={}\n", k(84)));
+    let first = repo.commit_all("big");
+    repo.write("d/two.env", format!("K={}\nL={}\n", k(84), k(85)));
+    let second = repo.commit_all("two");
+    let (code, findings, stats, stderr) = repo.scan(&["--git"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(
+        where_(&findings),
+        vec![
+            (s("big/data.txt"), 1, Some(first.clone())),
+            (s("big/data.txt"), 3, Some(first.clone())),
+            (s("d/one.env"), 1, Some(first)),
+            (s("d/two.env"), 1, Some(second.clone())),
+            (s("d/two.env"), 2, Some(second)),
+        ]
+    );
+    assert_eq!(stats["commits"], 2);
 }

@@ -134,3 +134,66 @@ proptest! {
         prop_assert!(scan(masked.as_bytes()).is_empty());
     }
 }
+
+/// No random body is taken for a placeholder: 10^5 seeded bodies of every length from 10 to 247
+/// (the computed chance is below 1e-6 a body from 24 characters up, README "What counts as a key").
+#[test]
+fn random_bodies_are_never_placeholders() {
+    let rules = RuleSet::builtin();
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    // SplitMix64, seeded: the same bodies on every run.
+    let mut state: u64 = 0x5eed_0012;
+    let mut next = move || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    for rule in ["sk_live", "sk_test"] {
+        let rule = rules.by_id(rule).unwrap();
+        let prefix = rule.spec.prefixes[0].as_bytes();
+        for i in 0..50_000u64 {
+            let len = 10 + (i % 238) as usize;
+            let mut text = prefix.to_vec();
+            text.extend((0..len).map(|_| alphabet[(next() % 62) as usize]));
+            assert!(
+                rule.confirm(&text, prefix.len()).is_some(),
+                "a random body taken for a placeholder: {}",
+                String::from_utf8_lossy(&text[prefix.len()..])
+            );
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// A key in base64 wrapped at any width from 16 to 100, LF or CRLF, indented or not, after any
+    /// text and any lead inside the encoded value, is found whole once, at the line and column of
+    /// its first encoded character, with the streamed reader as with the whole buffer.
+    #[test]
+    fn a_key_in_wrapped_base64_is_found_whole_at_its_first_encoded_character(
+        before in filler(), body in body(), lead in "[a-z=:]{0,90}", width in 16usize..100,
+        crlf in any::<bool>(), indent in "( {0,8}|\t)",
+    ) {
+        let key = format!("sk_live_{body}");
+        let eol = if crlf { "\r\n" } else { "\n" };
+        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{lead} {key}\n"));
+        let head = format!("{before}\nvalue: |{eol}");
+        let mut text = head.clone();
+        for line in encoded.as_bytes().chunks(width) {
+            text.push_str(&indent);
+            text.push_str(std::str::from_utf8(line).unwrap());
+            text.push_str(eol);
+        }
+        // The key's first byte is byte lead+1 of the value: its character is at (lead+1)*4/3.
+        let first = (lead.len() + 1) * 8 / 6;
+        let at = head.len()
+            + first / width * (indent.len() + width + eol.len())
+            + indent.len()
+            + first % width;
+        let found = scan(text.as_bytes());
+        prop_assert_eq!(found, vec![(place(&text, at).0, place(&text, at).1, key, Encoding::Base64)]);
+    }
+}

@@ -64,6 +64,14 @@ pub struct Target {
 }
 
 impl Target {
+    /// How archives are opened.
+    fn archive_limits(&self) -> sources::archive::Limits {
+        sources::archive::Limits {
+            depth: self.archive_depth,
+            ..Default::default()
+        }
+    }
+
     fn progress(&self, what: &'static str) -> Progress {
         let display = if std::io::stderr().is_terminal() {
             Display::Terminal
@@ -212,7 +220,7 @@ fn collect_git(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
     let progress = target.progress("blobs");
     let mut incomplete = Vec::new();
     let scan = if target.staged {
-        git::scan_staged(&mut repo, &matcher, &progress)?
+        git::scan_staged(&mut repo, &matcher, &target.archive_limits(), &progress)?
     } else {
         let commits = match &target.range {
             Some(range) => {
@@ -220,27 +228,21 @@ fn collect_git(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
                 git::Commits::Range {
                     base: base.into(),
                     tip: tip.into(),
+                    default_branch: target.default_branch.clone(),
                 }
             }
             None => git::Commits::All,
         };
-        let (scan, resolved) = git::scan_history(&repo, &matcher, &commits, &progress)?;
-        if let Some(missing) = resolved.and_then(|r| r.missing_base) {
-            incomplete.push(format!(
-                "the range base {missing} is not in this clone (a shallow clone, or a force push): every commit of \
-                 the range end that is here was scanned instead, so this answer may hold findings that are not new \
-                 and is incomplete. Fetch more history for an exact answer: `git fetch --deepen=100 origin`, or \
-                 `fetch-depth: 0` in actions/checkout"
-            ));
-        }
+        let (mut scan, walked) = git::scan_history(
+            &repo,
+            &matcher,
+            &commits,
+            &target.archive_limits(),
+            &progress,
+        )?;
+        incomplete.extend(git_incomplete(&walked));
         // History reports only paths with findings: the keys in those paths are findings too.
-        let mut scan = scan;
         sources::path_keys::add_for_hits(&mut scan.hits, &matcher);
-        if repo.is_shallow() {
-            eprintln!(
-                "skguard: note: this is a shallow clone: history is scanned as far as it goes"
-            );
-        }
         scan
     };
     progress.finish();
@@ -286,10 +288,7 @@ fn collect_files(target: &Target, baseline: Option<&Path>) -> Result<Collected> 
             follow: target.follow,
             max_file_size: target.max_file_size,
             threads: target.threads,
-            archive: sources::archive::Limits {
-                depth: target.archive_depth,
-                ..Default::default()
-            },
+            archive: target.archive_limits(),
         };
         let progress = target.progress("files");
         let scan = sources::scan_paths(&matcher, &target.paths, &options, &progress);
@@ -345,19 +344,20 @@ fn git_config(repo: &git2::Repository, target: &Target) -> Result<(Config, Strin
         )
     } else if let Some(range) = &target.range {
         let (base, tip) = git::parse_range(range)?;
-        let resolved = git::resolve_range(repo, base, tip)?;
-        let trusted = resolved.base.or_else(|| {
-            let default = repo
-                .find_reference("refs/remotes/origin/HEAD")
-                .ok()?
-                .peel_to_commit()
-                .ok()?
-                .id();
-            (default != resolved.tip).then_some(default)
-        });
-        match trusted {
+        let resolved = git::resolve_range(repo, base, tip, target.default_branch.as_deref())?;
+        let default = resolved.default.as_ref().map(|(_, id)| *id);
+        // A new branch trusts the default branch's copy (the tip's own, on its first push).
+        let default = default.or(resolved.tip_is_default.then_some(resolved.tip));
+        match resolved.base.or(default) {
             Some(id) => (git::commit_file(repo, id, name), format!("{id}:{name}")),
-            None => (None, name.to_string()),
+            None => {
+                eprintln!(
+                    "skguard: note: no repository configuration is used: the range's base is {} and no \
+                     default branch is known to take {name} from (--default-branch REF names it)",
+                    if resolved.missing_base.is_some() { "missing" } else { "the null id" }
+                );
+                (None, name.to_string())
+            }
         }
     } else {
         let on_disk = git::root(repo).join(name);
@@ -386,6 +386,44 @@ fn git_config(repo: &git2::Repository, target: &Target) -> Result<(Config, Strin
         None => Config::default(),
     };
     Ok((config, origin))
+}
+
+/// What a history or range scan could not see: a missing base, commits past a shallow boundary.
+fn git_incomplete(walked: &git::Walked) -> Vec<String> {
+    let mut incomplete = Vec::new();
+    let range = walked.range.as_ref();
+    if let Some(missing) = range.and_then(|r| r.missing_base.as_ref()) {
+        incomplete.push(format!(
+            "the range base {missing} is not in this clone (a shallow clone, or a force push): every commit of \
+             the range end that is here was scanned instead, so this answer may hold findings that are not new \
+             and is incomplete. Fetch the whole history for an exact answer: `fetch-depth: 0` in \
+             actions/checkout, or `git fetch --unshallow`"
+        ));
+    }
+    if !walked.shallow.is_empty() {
+        let mut named: Vec<&str> = walked.shallow.iter().take(5).map(String::as_str).collect();
+        if walked.shallow.len() > 5 {
+            named.push("…");
+        }
+        incomplete.push(format!(
+            "this is a shallow clone and the commits to scan reach its boundary: the parents of {} are not in \
+             this clone, so what they and older commits changed could not be seen. Fetch the whole history: \
+             `fetch-depth: 0` in actions/checkout, or `git fetch --unshallow`",
+            named.join(", ")
+        ));
+    }
+    if let Some((name, _)) = range.and_then(|r| r.default.as_ref()) {
+        eprintln!(
+            "skguard: note: a new branch: its commits not reachable from {} were scanned",
+            skguard::printable::printable(name)
+        );
+    } else if range.is_some_and(|r| r.base.is_none() && r.missing_base.is_none()) {
+        eprintln!(
+            "skguard: note: a new branch that is the default branch itself, or no default branch is known \
+             (--default-branch REF): its whole history was scanned"
+        );
+    }
+    incomplete
 }
 
 /// The rules in force and the allowlist, from a configuration.
@@ -424,7 +462,7 @@ fn finish(
         );
     }
     for problem in &incomplete {
-        eprintln!("skguard: {problem}");
+        eprintln!("skguard: {}", printable(problem));
     }
     if stats.submodules > 0 {
         eprintln!(
