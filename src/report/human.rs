@@ -278,19 +278,38 @@ fn summary(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<
     } else {
         let live = report.findings.iter().filter(|f| f.kind == "live").count();
         let files: BTreeSet<&str> = report.findings.iter().map(|f| f.path.as_str()).collect();
-        writeln!(
-            out,
-            "{}✗ {} {} found{} ({} live, {} other; {} distinct {}) in {} {} · {scanned}",
-            p.bad.render(),
-            report.findings.len(),
-            plural(report.findings.len() as u64, "key", "keys"),
-            p.bad.render_reset(),
+        let counts = format!(
+            "({} live, {} other; {} distinct {}) in {} {}",
             live,
             report.findings.len() - live,
             s.distinct_keys,
             plural(s.distinct_keys, "key", "keys"),
             files.len(),
             plural(files.len() as u64, "file", "files"),
+        );
+        let headline = format!(
+            "{} {} found",
+            report.findings.len(),
+            plural(report.findings.len() as u64, "key", "keys"),
+        );
+        // What was scanned goes on a line of its own when the line would not fit the width.
+        let width = if report.human.width == 0 {
+            80
+        } else {
+            report.human.width
+        };
+        let fits = headline.chars().count() + counts.chars().count() + scanned.chars().count() + 6
+            <= width;
+        let scanned = if fits {
+            format!(" · {scanned}")
+        } else {
+            format!("\n  {scanned}")
+        };
+        writeln!(
+            out,
+            "{}✗ {headline}{} {counts}{scanned}",
+            p.bad.render(),
+            p.bad.render_reset(),
         )?;
     }
     // What was left out on purpose: (count, noun, noun plural, what happened to them).
