@@ -452,11 +452,8 @@ impl Tracked {
 /// the index only (no work tree, no content): the repository's configuration cannot make it run a
 /// program (no fsmonitor), and it takes no optional locks.
 fn ls_files(git_dir: &Path) -> Option<Vec<u8>> {
-    let out = std::process::Command::new("git")
-        .args(["-c", "core.fsmonitor=false", "--git-dir"])
-        .arg(git_dir)
+    let out = super::git::git_command(git_dir)
         .args(["ls-files", "-z", "--full-name"])
-        .env("GIT_OPTIONAL_LOCKS", "0")
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .output()

@@ -92,17 +92,32 @@ pub fn root(repo: &Repository) -> PathBuf {
     repo.workdir().unwrap_or_else(|| repo.path()).to_path_buf()
 }
 
+/// `git --git-dir GIT_DIR` as skguard runs it, whatever it is asked for: the repository's
+/// configuration cannot make it run a program (no fsmonitor, no hooks), replace refs cannot change
+/// what an object id reads as, and it takes no optional locks. Every git process skguard starts is
+/// made here.
+pub fn git_command(git_dir: &Path) -> std::process::Command {
+    let mut git = std::process::Command::new("git");
+    git.args([
+        "-c",
+        "core.fsmonitor=false",
+        "-c",
+        "core.hooksPath=/dev/null",
+    ])
+    .arg("--git-dir")
+    .arg(git_dir)
+    .env("GIT_NO_REPLACE_OBJECTS", "1")
+    .env("GIT_OPTIONAL_LOCKS", "0");
+    git
+}
+
 /// git's own plumbing for the repository, for what libgit2 is slow at: reading a large index.
 /// It inherits `GIT_INDEX_FILE` (set by `git commit -a` and `git commit PATH`, which run the hook
 /// with a temporary index) and takes no optional locks. Nothing it is asked for reads content, so
 /// no filter, hook or textconv a repository configures ever runs.
 fn plumbing(repo: &Repository, args: &[&str]) -> Result<std::process::Output, GitError> {
-    std::process::Command::new("git")
-        // A repository's configuration must not make skguard run a program: no fsmonitor hook.
-        .args(["-c", "core.fsmonitor=false", "--git-dir"])
-        .arg(repo.path())
+    git_command(repo.path())
         .args(args)
-        .env("GIT_OPTIONAL_LOCKS", "0")
         .stdin(std::process::Stdio::null())
         .output()
         .map_err(|e| {

@@ -18,7 +18,7 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -133,10 +133,7 @@ fn read_objects(
     progress: &Progress,
     scan: &mut Scan,
 ) -> Result<Objects, Unsupported> {
-    let mut child = Command::new("git")
-        // A repository's configuration must not make skguard run a program, nor its replace refs
-        // change what an object id reads as.
-        .args(["-c", "core.fsmonitor=false"])
+    let mut child = super::git_command(repo.path())
         // Memory: git maps pack windows of up to 1 GiB each by default and keeps them while it
         // reads on; smaller windows under a bound keep its resident memory bounded too.
         .args([
@@ -145,11 +142,7 @@ fn read_objects(
             "-c",
             "core.packedGitLimit=128m",
         ])
-        .arg("--git-dir")
-        .arg(repo.path())
         .args(["cat-file", "--batch-all-objects", "--batch", "--unordered"])
-        .env("GIT_NO_REPLACE_OBJECTS", "1")
-        .env("GIT_OPTIONAL_LOCKS", "0")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
