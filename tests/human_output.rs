@@ -351,3 +351,26 @@ fn an_unreachable_api_offers_the_command_that_verifies_again() {
         "{human}"
     );
 }
+
+#[test]
+fn findings_of_a_users_rule_show_no_source_text() {
+    // printable redacts the built-in grammar only: another token of the user's rule on the same
+    // line would be shown whole.
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join(".skguard.toml"),
+        "[[rules]]\nid = \"acme\"\nkind = \"acme\"\nname = \"Acme token\"\ndescription = \"d\"\n\
+         severity = \"high\"\nprefixes = [\"acme_tok_\"]\npattern = 'acme_tok_[a-f0-9]{32}'\n\
+         remediation = \"Rotate it.\"\n",
+    )
+    .unwrap();
+    let second = format!("acme_tok_{}", "9876fedc".repeat(4));
+    fs::write(
+        dir.path().join("a.txt"),
+        format!("t=acme_tok_{} u={second}\n", "0123abcd".repeat(4)),
+    )
+    .unwrap();
+    let shown = stdout(&run_in(dir.path(), &["scan", "--context", "always"]));
+    assert!(shown.contains("a.txt:1:3"), "{shown}");
+    assert!(!shown.contains('│') && !shown.contains(&second), "{shown}");
+}

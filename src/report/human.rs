@@ -191,7 +191,13 @@ fn row(
         encoding,
     )?;
     // Source text only for a key stored as it is: through a decoder, the text is not the key.
-    if report.human.context && f.encoding == Encoding::Raw {
+    // And only for the built-in rules: printable redacts their keys, not what a user's rule finds
+    // (another token of that rule could stand on the same line).
+    let builtin = matches!(
+        report.rules.get(f.rule_index).origin,
+        crate::rules::Origin::Builtin(_)
+    );
+    if report.human.context && f.encoding == Encoding::Raw && builtin {
         if let Some(context) = &f.context {
             writeln!(
                 out,
