@@ -1,8 +1,10 @@
 //! `.skguard.toml`: extra rules and an allowlist.
 //!
 //! ```toml
+//! baseline = ".skguard-baseline.json"       # written by `skguard baseline`
+//!
 //! [allowlist]
-//! paths = ["fixtures/**", "*.snap"]          # globs over reported paths
+//! paths = ["fixtures/**", "*.snap"]          # globs over paths relative to this file's folder
 //! regexes = ['^sk_test_FIXTURE']             # over the key itself
 //! fingerprints = ["sha256:…"]               # as reported by skguard
 //!
@@ -30,6 +32,10 @@ pub struct Config {
     pub allowlist: AllowlistSpec,
     #[serde(default)]
     pub rules: Vec<RuleSpec>,
+    /// A baseline file (written by `skguard baseline`), relative to this file's folder and read from
+    /// the same place as this file (the index, the range's base commit, the work tree).
+    #[serde(default)]
+    pub baseline: Option<String>,
     /// Only here to refuse it with a clear message.
     #[serde(default, alias = "api-base")]
     api_base: Option<toml::Value>,

@@ -18,8 +18,21 @@ pub mod findings;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod matching;
+pub mod pipeline;
 pub mod printable;
 pub mod report;
 pub mod rules;
 pub mod sources;
 pub mod suppress;
+
+/// A mutex's guard, even when a thread panicked while holding it: every mutex here guards data that
+/// a panic cannot leave half-written (a push, a counter, a file handle), and a scan must finish
+/// and say what it found rather than panic twice.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A mutex's value, by the same rule as [`lock`].
+pub(crate) fn into_inner<T>(mutex: std::sync::Mutex<T>) -> T {
+    mutex.into_inner().unwrap_or_else(|e| e.into_inner())
+}

@@ -101,16 +101,19 @@ pub struct Rule {
     pub max_len: usize,
 }
 
+/// A rule that cannot be used: where it is (file and rule id) and why. The same shape as
+/// [`crate::config::ConfigError`]. Shown with key-shaped text redacted (a regex error quotes the
+/// pattern).
 #[derive(Debug, thiserror::Error)]
-pub enum RuleError {
-    /// Shown with key-shaped text redacted (a regex error quotes the pattern).
-    #[error("{}: {}", crate::printable::printable_lines(.origin), crate::printable::printable_lines(.message))]
-    Invalid { origin: String, message: String },
+#[error("{}: {}", crate::printable::printable_lines(.origin), crate::printable::printable_lines(.message))]
+pub struct RuleError {
+    pub origin: String,
+    pub message: String,
 }
 
 impl Rule {
     pub fn compile(spec: RuleSpec, origin: Origin) -> Result<Rule, RuleError> {
-        let fail = |message: String| RuleError::Invalid {
+        let fail = |message: String| RuleError {
             origin: format!("{origin}: rule {:?}", spec.id),
             message,
         };
@@ -234,7 +237,7 @@ impl RuleSet {
     pub fn extend(&mut self, specs: Vec<RuleSpec>, origin: &str) -> Result<(), RuleError> {
         for spec in specs {
             if self.rules.iter().any(|r| r.id() == spec.id) {
-                return Err(RuleError::Invalid {
+                return Err(RuleError {
                     origin: origin.to_string(),
                     message: format!("rule id {:?} is already defined", spec.id),
                 });

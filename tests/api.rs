@@ -2,13 +2,11 @@
 //! 127.0.0.1): every status, the ambiguity rule, dedup, dry run, the audit log, and exactly which
 //! requests reached the server.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 
-use common::fake_api::{FakeApi, Fault};
-use common::*;
+use crate::common::fake_api::{FakeApi, Fault};
+use crate::common::*;
 use serde_json::Value;
 
 fn key(n: u32) -> String {

@@ -1,11 +1,9 @@
 //! Archives and compressed files in directory scans: found by content, nested, bounded.
 
-mod common;
-
 use std::fs;
 use std::io::Write;
 
-use common::*;
+use crate::common::*;
 
 fn key() -> String {
     live("Arc1Kq2Wm9Rb4Xv8Lp3Nc6Hd")
@@ -248,4 +246,47 @@ fn archives_in_history_staged_and_ranges_are_new_only_where_a_member_gains_the_k
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(places(&findings)[0].0, "vendor/pkg.tgz!package/.env");
     assert_eq!(places(&findings)[0].4, "archive");
+}
+
+/// SARIF and github annotations point at the archive file itself (a member is not a file code
+/// scanning can open) and name the member in the message; json keeps `archive!member`; a name glob
+/// in the allowlist matches the member's last component.
+#[test]
+fn archive_findings_point_at_the_archive_in_sarif_and_annotations() {
+    let dir = tempfile::tempdir().unwrap();
+    let member = "conf/app.env".to_string();
+    let zip = zip_of(&[(member.as_str(), format!("K={}\n", key()).as_bytes())]);
+    fs::create_dir_all(dir.path().join("dist")).unwrap();
+    fs::write(dir.path().join("dist/bundle.zip"), zip).unwrap();
+
+    let (code, findings, _, _) = scan_json(dir.path(), &["."]);
+    assert_eq!(code, 1);
+    assert_eq!(findings[0]["path"], "dist/bundle.zip!conf/app.env");
+
+    let out = scan_output(dir.path(), &[".", "--format", "sarif"]);
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let result = &sarif["runs"][0]["results"][0];
+    let location = &result["locations"][0]["physicalLocation"];
+    assert_eq!(location["artifactLocation"]["uri"], "dist/bundle.zip");
+    assert!(location.get("region").is_none(), "{location}");
+    let message = result["message"]["text"].as_str().unwrap();
+    assert!(message.contains("member conf/app.env, line 1"), "{message}");
+
+    let out = scan_output(dir.path(), &[".", "--format", "github"]);
+    let annotations = String::from_utf8_lossy(&out.stdout);
+    let line = annotations
+        .lines()
+        .find(|l| l.starts_with("::error"))
+        .unwrap();
+    assert!(line.contains("file=dist/bundle.zip,"), "{line}");
+    assert!(!line.contains("line="), "{line}");
+    assert!(line.contains("member conf/app.env"), "{line}");
+
+    fs::write(
+        dir.path().join(".skguard.toml"),
+        "[allowlist]\npaths = [\"app.env\"]\n",
+    )
+    .unwrap();
+    let (code, findings, _, _) = scan_json(dir.path(), &["."]);
+    assert_eq!(code, 0, "{findings:?}");
 }

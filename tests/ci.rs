@@ -2,15 +2,13 @@
 //! step summary, and the GitHub Action itself, executed step by step on real repositories with the
 //! `GITHUB_*` variables and event payloads of real events.
 
-mod common;
-
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
-use common::fake_api::FakeApi;
-use common::*;
+use crate::common::fake_api::FakeApi;
+use crate::common::*;
 use serde_json::{json, Value};
 use yaml_rust2::YamlLoader;
 

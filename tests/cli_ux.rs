@@ -1,12 +1,10 @@
 //! The command line as a person meets it: colour, quiet runs, completions and manual pages,
 //! suggestions for mistyped flags, git errors in words, and the versions the README pins.
 
-mod common;
-
 use std::path::Path;
 use std::process::Output;
 
-use common::*;
+use crate::common::*;
 
 /// A folder holding one live key.
 fn folder_with_a_key() -> tempfile::TempDir {
@@ -461,7 +459,7 @@ fn readme_versions_are_ones_that_exist_or_that_it_says_how_to_create() {
 
 #[test]
 fn quiet_verify_prints_only_keys_that_need_something_done_and_revoke_nothing_on_success() {
-    let api = common::fake_api::FakeApi::start();
+    let api = crate::common::fake_api::FakeApi::start();
     let active = live("Ux001Qz8Cv6Bn4Mq2Wd7Rf5");
     let invalid = live("Ux002Qz8Cv6Bn4Mq2Wd7Rf5");
     let victim = live("Ux003Qz8Cv6Bn4Mq2Wd7Rf5");

@@ -2,12 +2,10 @@
 //! suppresses only the key next to it on its line (in every mode), and an incomplete answer or a
 //! refusal is an `::error` annotation, never a success line.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::fs;
 
-use common::*;
+use crate::common::*;
 
 fn k(n: u32) -> String {
     live(&format!("Fc{n:03}Qw9Er8Ty7Ui6Op5"))

@@ -1,11 +1,9 @@
 //! Git sources on real repositories made in temporary folders: `--staged`, `--git`, `--range`, and
 //! the native hook.
 
-mod common;
-
 use std::fs;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn k(n: u32) -> String {

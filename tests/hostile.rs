@@ -1,12 +1,10 @@
 //! Hostile files and repositories: nothing hangs, nothing panics, nothing a repository configures
 //! is ever run, and nothing unread passes as clean.
 
-mod common;
-
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn k(n: u32) -> String {

@@ -3,13 +3,11 @@
 //! or on a terminal), fingerprints, aligned columns, advice wrapped and given once, the staged
 //! scan's own words, and what the key-management API says a key is.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 
-use common::fake_api::{FakeApi, Fault};
-use common::*;
+use crate::common::fake_api::{FakeApi, Fault};
+use crate::common::*;
 use serde_json::Value;
 
 fn stdout(out: &std::process::Output) -> String {

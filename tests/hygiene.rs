@@ -2,13 +2,11 @@
 //! they write (stdout, stderr, output files, the audit log, the step summary) searched for whole
 //! keys. None may appear without `--show-secret`, and none in SARIF or `github` output even with it.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 
-use common::fake_api::FakeApi;
-use common::*;
+use crate::common::fake_api::FakeApi;
+use crate::common::*;
 use serde_json::Value;
 
 /// Every whole key in the fixtures, as skguard itself finds them.

@@ -3,14 +3,12 @@
 //! the built-in grammar whatever a rule matches, output is bounded, nothing printed can inject
 //! terminal escapes, Markdown or workflow commands, and SARIF URIs are relative to the repository.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 use std::process::Output;
 
-use common::fake_api::FakeApi;
-use common::*;
+use crate::common::fake_api::FakeApi;
+use crate::common::*;
 use serde_json::Value;
 
 const FORMATS: [&str; 5] = ["human", "json", "jsonl", "sarif", "github"];

@@ -11,6 +11,8 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
+use crate::findings::{RevocationStatus, Secret, Verification};
+
 /// The key an audit line is about: never the key itself.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Subject<'a> {
@@ -30,6 +32,65 @@ pub struct Event<'a> {
     pub status: &'a str,
     pub http_status: Option<u16>,
     pub detail: &'a str,
+}
+
+/// The key an audit line is about, owned: built once per key from the key itself, so every line
+/// about it (verify, revoke) names it the same way.
+#[derive(Debug, Clone)]
+pub struct KeySubject {
+    pub fingerprint: String,
+    pub redacted: String,
+    pub rule: String,
+    pub locations: Vec<String>,
+}
+
+impl KeySubject {
+    pub fn new(key: &Secret, rule: &str, locations: Vec<String>) -> KeySubject {
+        KeySubject {
+            fingerprint: key.fingerprint(),
+            redacted: key.redacted(),
+            rule: rule.to_string(),
+            locations,
+        }
+    }
+
+    pub fn subject(&self) -> Subject<'_> {
+        Subject {
+            fingerprint: &self.fingerprint,
+            redacted: &self.redacted,
+            rule: &self.rule,
+            locations: &self.locations,
+        }
+    }
+}
+
+impl<'a> Event<'a> {
+    /// A verification's line.
+    pub fn verify(verification: &'a Verification, http_status: Option<u16>) -> Event<'a> {
+        Event {
+            action: "verify",
+            key_id: None,
+            status: verification.status.as_str(),
+            http_status,
+            detail: &verification.detail,
+        }
+    }
+
+    /// A revocation attempt's line.
+    pub fn revoke(
+        key_id: Option<&'a str>,
+        status: RevocationStatus,
+        http_status: Option<u16>,
+        detail: &'a str,
+    ) -> Event<'a> {
+        Event {
+            action: "revoke",
+            key_id,
+            status: status.as_str(),
+            http_status,
+            detail,
+        }
+    }
 }
 
 /// One line of the audit log.
@@ -109,7 +170,7 @@ impl AuditLog {
         };
         let mut line = serde_json::to_vec(&entry).expect("an audit entry always serializes");
         line.push(b'\n');
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let mut file = crate::lock(&self.file);
         file.write_all(&line)
             .and_then(|()| file.sync_data())
             .map_err(|source| AuditError {
@@ -124,4 +185,87 @@ fn now() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::findings::VerificationStatus;
+
+    fn key() -> Secret {
+        Secret::new(format!("sk_live_{}", "KvTnGW5RU7ELrc94bm4fAUk2"), 8)
+    }
+
+    #[test]
+    fn a_new_log_is_created_readable_by_its_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        AuditLog::open(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn an_existing_log_is_made_owner_only_and_a_device_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        std::fs::write(&path, "").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        AuditLog::open(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o600);
+        let err = AuditLog::open(Path::new("/dev/null"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+    }
+
+    #[test]
+    fn each_event_is_one_json_line_naming_the_key_without_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&path).unwrap();
+        let key = key();
+        let subject = KeySubject::new(&key, "sk_live", vec!["a.txt:3".into()]);
+        let verification = Verification {
+            status: VerificationStatus::Active,
+            detail: "the key works".into(),
+            key: None,
+            matching_keys: None,
+        };
+        log.record(
+            "http://127.0.0.1:9",
+            subject.subject(),
+            Event::verify(&verification, Some(200)),
+        )
+        .unwrap();
+        log.record(
+            "http://127.0.0.1:9",
+            subject.subject(),
+            Event::revoke(
+                Some("key_1"),
+                RevocationStatus::Revoked,
+                Some(204),
+                "revoked",
+            ),
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains(key.expose()), "{text}");
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["action"], "verify");
+        assert_eq!(lines[0]["status"], "active");
+        assert_eq!(lines[0]["http_status"], 200);
+        assert_eq!(lines[0]["fingerprint"], key.fingerprint());
+        assert_eq!(lines[0]["redacted"], key.redacted());
+        assert_eq!(lines[0]["locations"][0], "a.txt:3");
+        assert_eq!(lines[1]["action"], "revoke");
+        assert_eq!(lines[1]["key_id"], "key_1");
+        assert_eq!(lines[1]["status"], "revoked");
+        assert!(lines[1]["time"].as_str().unwrap().ends_with('Z'));
+    }
 }

@@ -194,7 +194,7 @@ impl ApiClient {
     fn wait_turn(&self) {
         let interval = Duration::from_secs_f64(1.0 / self.options.rate.max(0.001));
         let slot = {
-            let mut next = self.next_slot.lock().unwrap_or_else(|e| e.into_inner());
+            let mut next = crate::lock(&self.next_slot);
             let slot = (*next).max(Instant::now());
             *next = slot + interval;
             slot

@@ -162,8 +162,8 @@ fn attempt(client: &ApiClient, key: &Secret, listing: &Listing, dry_run: bool) -
     let deleted = client.delete_key(key, id);
     let http_status = deleted.status();
     let says = api_says(&deleted);
-    let revocation = match http_status {
-        Some(200 | 204) => match confirm(client, key) {
+    let revocation = match Deleted::of(&deleted) {
+        Deleted::Accepted => match confirm(client, key) {
             Confirmation::Gone => outcome(
                 RevocationStatus::Revoked,
                 Some(id),
@@ -190,7 +190,7 @@ fn attempt(client: &ApiClient, key: &Secret, listing: &Listing, dry_run: bool) -
                 format!("the DELETE was accepted but could not be confirmed: {why}"),
             ),
         },
-        Some(code @ (401 | 404)) => match confirm_once(client, key) {
+        Deleted::NotValid(code) | Deleted::NoSuchKey(code) => match confirm_once(client, key) {
             Confirmation::Gone => outcome(
                 RevocationStatus::AlreadyRevoked,
                 Some(id),
@@ -207,23 +207,53 @@ fn attempt(client: &ApiClient, key: &Secret, listing: &Listing, dry_run: bool) -
                 format!("DELETE answered {code}{says}; then {why}"),
             ),
         },
-        Some(code) => outcome(
+        Deleted::Forbidden(code) | Deleted::Other(code) => outcome(
             RevocationStatus::Failed,
             Some(id),
             format!("DELETE answered HTTP {code}{says}"),
         ),
-        None => match deleted {
-            Answer::Failed(why) => outcome(
-                RevocationStatus::Failed,
-                Some(id),
-                format!("DELETE failed: {why}"),
-            ),
-            Answer::Http { .. } => unreachable!("an HTTP answer has a status"),
-        },
+        Deleted::Failed(why) => outcome(
+            RevocationStatus::Failed,
+            Some(id),
+            format!("DELETE failed: {why}"),
+        ),
     };
     Attempt {
         revocation,
         http_status,
+    }
+}
+
+/// What the answer to `DELETE /v1/api-keys/{id}` says by itself, before any confirmation: the one
+/// table of DELETE statuses, for `scan --revoke` and `skguard revoke`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deleted {
+    /// 200 or 204.
+    Accepted,
+    /// 401: the bearer key is not valid (for a key revoking itself: already revoked).
+    NotValid(u16),
+    /// 404: no such key id in the account.
+    NoSuchKey(u16),
+    /// 403: the bearer key may not revoke keys.
+    Forbidden(u16),
+    /// Any other HTTP status.
+    Other(u16),
+    /// No answer (connection, timeout), in words.
+    Failed(String),
+}
+
+impl Deleted {
+    pub fn of(answer: &Answer) -> Deleted {
+        match answer {
+            Answer::Http { status, .. } => match *status {
+                200 | 204 => Deleted::Accepted,
+                401 => Deleted::NotValid(401),
+                404 => Deleted::NoSuchKey(404),
+                403 => Deleted::Forbidden(403),
+                code => Deleted::Other(code),
+            },
+            Answer::Failed(why) => Deleted::Failed(why.to_string()),
+        }
     }
 }
 

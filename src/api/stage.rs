@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use super::audit::{AuditError, AuditLog, Event, Subject};
+use super::audit::{AuditError, AuditLog, Event, KeySubject};
 use super::client::ApiClient;
 use super::revoke::clip;
 use super::revoke::{revoke, Attempt};
@@ -29,22 +29,8 @@ pub struct StageOptions {
 /// A distinct key and where it was found.
 struct Key {
     secret: Secret,
-    fingerprint: String,
-    redacted: String,
-    rule: String,
     live: bool,
-    locations: Vec<String>,
-}
-
-impl Key {
-    fn subject(&self) -> Subject<'_> {
-        Subject {
-            fingerprint: &self.fingerprint,
-            redacted: &self.redacted,
-            rule: &self.rule,
-            locations: &self.locations,
-        }
-    }
+    subject: KeySubject,
 }
 
 fn record(
@@ -54,7 +40,7 @@ fn record(
     event: Event<'_>,
 ) -> Result<(), AuditError> {
     audit.map_or(Ok(()), |audit| {
-        audit.record(client.base().as_str(), key.subject(), event)
+        audit.record(client.base().as_str(), key.subject.subject(), event)
     })
 }
 
@@ -96,21 +82,18 @@ pub fn run(
         // A path is scanned data: a key in it is written redacted.
         let path = crate::printable::redact_keys(&f.path);
         let location = match &f.commit {
-            Some(commit) => format!("{}:{}@{}", path, f.line, &commit[..commit.len().min(12)]),
+            Some(commit) => format!("{}:{}@{}", path, f.line, commit.short_id()),
             None => format!("{}:{}", path, f.line),
         };
         let i = *index.entry(f.fingerprint.clone()).or_insert_with(|| {
             keys.push(Key {
                 secret: f.secret.clone(),
-                fingerprint: f.fingerprint.clone(),
-                redacted: f.redacted.clone(),
-                rule: f.rule.to_string(),
-                live: f.kind == "live",
-                locations: Vec::new(),
+                live: f.kind.is_live(),
+                subject: KeySubject::new(&f.secret, &f.rule, Vec::new()),
             });
             keys.len() - 1
         });
-        keys[i].locations.push(location);
+        keys[i].subject.locations.push(location);
     }
 
     // Verification, in parallel.
@@ -122,31 +105,24 @@ pub fn run(
         for _ in 0..workers {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= keys.len() || failure.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+                if i >= keys.len() || crate::lock(&failure).is_some() {
                     break;
                 }
                 let key = &keys[i];
                 let verdict = verify(client, &key.secret);
-                let v = &verdict.verification;
-                let event = Event {
-                    action: "verify",
-                    key_id: None,
-                    status: v.status.as_str(),
-                    http_status: verdict.http_status,
-                    detail: &v.detail,
-                };
+                let event = Event::verify(&verdict.verification, verdict.http_status);
                 if let Err(e) = record(audit, client, key, event) {
-                    *failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                    *crate::lock(&failure) = Some(e);
                     break;
                 }
-                verdicts.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(verdict);
+                crate::lock(&verdicts)[i] = Some(verdict);
             });
         }
     });
-    if let Some(e) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+    if let Some(e) = crate::into_inner(failure) {
         return Err(e);
     }
-    let mut verdicts = verdicts.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut verdicts = crate::into_inner(verdicts);
     for (key, verdict) in keys.iter().zip(verdicts.iter_mut()) {
         if let Some(verdict) = verdict {
             triage(verdict, &key.secret);
@@ -173,13 +149,12 @@ pub fn run(
                         revocation,
                         http_status,
                     } = revoke(client, &key.secret, listing, options.dry_run);
-                    let event = Event {
-                        action: "revoke",
-                        key_id: revocation.key_id.as_deref(),
-                        status: revocation.status.as_str(),
+                    let event = Event::revoke(
+                        revocation.key_id.as_deref(),
+                        revocation.status,
                         http_status,
-                        detail: &revocation.detail,
-                    };
+                        &revocation.detail,
+                    );
                     record(audit, client, key, event)?;
                     revocation
                 }
@@ -197,4 +172,113 @@ pub fn run(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::api::client::{ApiBase, ApiOptions};
+    use crate::findings::{Encoding, Kind};
+
+    /// An API that answers every request 401 (every key invalid), counting the requests.
+    fn invalid_api() -> (ApiClient, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let count = Arc::new(AtomicUsize::new(0));
+        let seen = count.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                seen.fetch_add(1, Ordering::SeqCst);
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
+            }
+        });
+        let base = ApiBase::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+        (ApiClient::new(ApiOptions::new(base)).unwrap(), count)
+    }
+
+    fn finding(rules: &RuleSet, rule: &str, body: &str, path: &str) -> Finding {
+        let index = rules.rules().iter().position(|r| r.id() == rule).unwrap();
+        Finding::new(
+            rules.get(index),
+            index,
+            path.into(),
+            1,
+            1,
+            Secret::new(format!("{rule}_{body}"), 8),
+            Encoding::Raw,
+        )
+    }
+
+    #[test]
+    fn each_distinct_key_is_verified_once_and_its_verdict_given_to_every_finding() {
+        let rules = RuleSet::builtin();
+        let (client, requests) = invalid_api();
+        let mut findings = vec![
+            finding(&rules, "sk_live", "BnBDXEk35L3Xrha2apJXbNHJ", "a.txt"),
+            finding(&rules, "sk_live", "BnBDXEk35L3Xrha2apJXbNHJ", "b.txt"),
+            finding(&rules, "sk_test", "89HqK7HnRhxPpLxPCgWJBp6x", "c.txt"),
+        ];
+        assert_eq!(findings[2].kind, Kind::Test);
+        let options = StageOptions {
+            revoke: true,
+            dry_run: false,
+        };
+        run(&mut findings, &rules, &client, None, options).unwrap();
+        assert_eq!(requests.load(Ordering::SeqCst), 2, "one GET a distinct key");
+        for f in &findings {
+            let v = f.verification.as_ref().expect("verified");
+            assert_eq!(v.status, VerificationStatus::Invalid);
+            let r = f.revocation.as_ref().expect("a revocation outcome");
+            assert_eq!(r.status, RevocationStatus::Skipped);
+        }
+        assert!(findings[0]
+            .revocation
+            .as_ref()
+            .unwrap()
+            .detail
+            .contains("invalid"));
+        assert!(findings[2]
+            .revocation
+            .as_ref()
+            .unwrap()
+            .detail
+            .contains("test keys are verified, never revoked"));
+    }
+
+    #[test]
+    fn without_revoke_nothing_is_revoked_and_the_audit_log_has_a_line_a_key() {
+        let rules = RuleSet::builtin();
+        let (client, _) = invalid_api();
+        let dir = tempfile::tempdir().unwrap();
+        let audit = AuditLog::open(&dir.path().join("audit.jsonl")).unwrap();
+        let mut findings = vec![
+            finding(&rules, "sk_live", "v3S963YryVgd2bTSf76bMUz4", "a.txt"),
+            finding(&rules, "sk_live", "v3S963YryVgd2bTSf76bMUz4", "b.txt"),
+        ];
+        run(
+            &mut findings,
+            &rules,
+            &client,
+            Some(&audit),
+            StageOptions::default(),
+        )
+        .unwrap();
+        assert!(findings.iter().all(|f| f.revocation.is_none()));
+        let log = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+        assert_eq!(log.lines().count(), 1, "{log}");
+        assert!(
+            log.contains("\"a.txt:1\"") && log.contains("\"b.txt:1\""),
+            "{log}"
+        );
+    }
 }

@@ -8,10 +8,11 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::Status;
-use skguard::api::audit::{AuditLog, Event, Subject};
+use skguard::api::audit::{AuditLog, Event, KeySubject};
+use skguard::api::revoke::Deleted;
 use skguard::api::verify::verify;
 use skguard::api::{ApiBase, ApiClient, ApiOptions, DEFAULT_BASE};
-use skguard::findings::{Secret, VerificationStatus};
+use skguard::findings::{RevocationStatus, Secret, VerificationStatus};
 use skguard::matching::Matcher;
 use skguard::printable::printable;
 use skguard::rules::RuleSet;
@@ -133,22 +134,9 @@ pub fn run_verify(args: VerifyArgs) -> Result<Status> {
         let v = &verdict.verification;
         let name = v.status.as_str();
         if let Some(audit) = &audit {
-            let (fingerprint, redacted) = (key.fingerprint(), key.redacted());
-            let locations = ["(standard input)".to_string()];
-            let subject = Subject {
-                fingerprint: &fingerprint,
-                redacted: &redacted,
-                rule: &rule,
-                locations: &locations,
-            };
-            let event = Event {
-                action: "verify",
-                key_id: None,
-                status: name,
-                http_status: verdict.http_status,
-                detail: &v.detail,
-            };
-            audit.record(client.base().as_str(), subject, event)?;
+            let subject = KeySubject::new(&key, &rule, vec!["(standard input)".to_string()]);
+            let event = Event::verify(v, verdict.http_status);
+            audit.record(client.base().as_str(), subject.subject(), event)?;
         }
         // With -q only the keys that need something done are printed: an invalid key is all well.
         if !(super::quiet() && v.status == VerificationStatus::Invalid) {
@@ -212,62 +200,44 @@ pub fn run_revoke(args: RevokeArgs) -> Result<Status> {
     let answer = client.delete_key(&key, &args.key_id);
     let http_status = answer.status();
     let says = skguard::api::revoke::api_says(&answer);
-    let (status, detail, exit) = match http_status {
-        Some(200 | 204) => (
-            "revoked",
+    let failed = RevocationStatus::Failed;
+    let (status, detail, exit) = match Deleted::of(&answer) {
+        Deleted::Accepted => (
+            RevocationStatus::Revoked,
             format!("key {} revoked", args.key_id),
             Status::Clean,
         ),
-        Some(404) => (
-            "failed",
-            format!("no key {} in this account (HTTP 404){says}", args.key_id),
+        Deleted::NoSuchKey(code) => (
+            failed,
+            format!("no key {} in this account (HTTP {code}){says}", args.key_id),
             Status::Incomplete,
         ),
-        Some(401) => (
-            "failed",
-            format!("the authorising key is not valid (HTTP 401){says}"),
+        Deleted::NotValid(code) => (
+            failed,
+            format!("the authorising key is not valid (HTTP {code}){says}"),
             Status::Incomplete,
         ),
-        Some(403) => (
-            "failed",
-            format!("the authorising key may not revoke keys (HTTP 403){says}"),
+        Deleted::Forbidden(code) => (
+            failed,
+            format!("the authorising key may not revoke keys (HTTP {code}){says}"),
             Status::Incomplete,
         ),
-        Some(code) => (
-            "failed",
+        Deleted::Other(code) => (
+            failed,
             format!("DELETE answered HTTP {code}{says}"),
             Status::Incomplete,
         ),
-        None => match &answer {
-            skguard::api::client::Answer::Failed(why) => (
-                "failed",
-                format!("DELETE failed: {why}"),
-                Status::Incomplete,
-            ),
-            _ => ("failed", "no answer".to_string(), Status::Incomplete),
-        },
+        Deleted::Failed(why) => (failed, format!("DELETE failed: {why}"), Status::Incomplete),
     };
     // The detail may quote the API: printable, in the audit log and on stdout alike.
     let detail = printable(&detail).into_owned();
     if let Some(audit) = &audit {
-        let (fingerprint, redacted) = (key.fingerprint(), key.redacted());
-        let subject = Subject {
-            fingerprint: &fingerprint,
-            redacted: &redacted,
-            rule: "authorising key",
-            locations: &[],
-        };
-        let event = Event {
-            action: "revoke",
-            key_id: Some(&args.key_id),
-            status,
-            http_status,
-            detail: &detail,
-        };
-        audit.record(client.base().as_str(), subject, event)?;
+        let subject = KeySubject::new(&key, "authorising key", Vec::new());
+        let event = Event::revoke(Some(&args.key_id), status, http_status, &detail);
+        audit.record(client.base().as_str(), subject.subject(), event)?;
     }
     if !(super::quiet() && exit == Status::Clean) {
-        println!("{status}: {detail}");
+        println!("{}: {detail}", status.as_str());
     }
     Ok(exit)
 }

@@ -1,28 +1,37 @@
 //! `skguard baseline`: accept today's findings as known.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
 
 use super::scan::{collect, Target};
 use super::Status;
+use skguard::pipeline::{self, BASELINE_FILE_NAME};
+use skguard::printable::printable;
 use skguard::suppress::Baseline;
 
 #[derive(Debug, Args)]
 pub struct BaselineArgs {
     #[command(flatten)]
     pub target: Target,
-    /// Where to write the baseline.
+    /// Where to write the baseline [default: .skguard-baseline.json at the work tree's root, else
+    /// in the scanned folder; name it in .skguard.toml with `baseline = ".skguard-baseline.json"`].
     #[arg(short, long, value_name = "FILE")]
-    pub output: PathBuf,
+    pub output: Option<PathBuf>,
 }
 
 pub fn run(args: BaselineArgs) -> Result<Status> {
-    let collected = collect(&args.target, None)?;
+    let mut request = args.target.request(None)?;
+    // Every finding goes into the new baseline, those of the baseline it replaces too.
+    request.config_baseline = false;
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| pipeline::default_baseline_path(&request.mode));
+    let collected = collect(&request)?;
     let text = Baseline::render(&collected.findings);
-    std::fs::write(&args.output, text)
-        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    std::fs::write(&output, text).with_context(|| format!("cannot write {}", output.display()))?;
     if !super::quiet() {
         eprintln!(
             "skguard: wrote {} {} to {}",
@@ -32,11 +41,19 @@ pub fn run(args: BaselineArgs) -> Result<Status> {
             } else {
                 "fingerprints"
             },
-            args.output.display()
+            printable(&output.display().to_string())
         );
+        if args.output.is_none()
+            && output.file_name() == Some(Path::new(BASELINE_FILE_NAME).as_os_str())
+        {
+            eprintln!(
+                "skguard: to use it in every scan and in the pre-commit hook, put `baseline = \"{BASELINE_FILE_NAME}\"` \
+                 at the top of .skguard.toml (next to it) and commit both files"
+            );
+        }
     }
     // An incomplete scan makes an incomplete baseline: say so with the status.
-    Ok(if collected.summary.unreadable > 0 {
+    Ok(if collected.is_incomplete() {
         Status::Incomplete
     } else {
         Status::Clean

@@ -144,7 +144,7 @@ pub fn check_output_value(name: &str, value: &str) -> Result<()> {
 /// Appends the action's outputs to `file` (GITHUB_OUTPUT): `findings`, `live-findings`,
 /// `revoked` (distinct keys this run revoked) and `sarif-file` (only when it was written).
 pub fn write_outputs(file: &Path, findings: &[Finding], sarif: Option<&Path>) -> Result<()> {
-    let live = findings.iter().filter(|f| f.kind == "live").count();
+    let live = findings.iter().filter(|f| f.kind.is_live()).count();
     let revoked: std::collections::HashSet<&str> = findings
         .iter()
         .filter(|f| {

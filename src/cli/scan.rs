@@ -3,22 +3,17 @@
 use std::fs::{self, File};
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 
 use super::{parse_size, stdout_color, Status};
 use skguard::api::stage;
-use skguard::config::{self, Config};
-use skguard::findings::{self, Finding, RevocationStatus, VerificationStatus};
-use skguard::matching::Matcher;
-use skguard::printable::printable;
-use skguard::report::{self, Format, HumanOptions, Report, Summary, UriBase};
-use skguard::rules::RuleSet;
-use skguard::sources::progress::{Display, Progress};
-use skguard::sources::{self, git, Scan, WalkOptions};
-use skguard::suppress::{self, Allowlist, Baseline};
+use skguard::findings::{Finding, VerificationStatus};
+use skguard::pipeline::{self, Flags, Mode, ScanRequest};
+use skguard::report::{self, Format, HumanOptions, Report, UriBase};
+use skguard::sources::progress::Display;
+use skguard::sources::{self, git, WalkOptions};
 
 /// What to scan and with which rules: shared by `scan` and `baseline`.
 #[derive(Debug, Args)]
@@ -32,7 +27,7 @@ pub struct Target {
     /// Follow symbolic links (loops are detected and skipped).
     #[arg(long)]
     pub follow: bool,
-    /// Skip files larger than SIZE (like 500K, 10M, 1G); said in the summary.
+    /// Skip files (and blobs, in git modes) larger than SIZE (like 500K, 10M, 1G); said in the summary.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_file_size: Option<u64>,
     /// Open archives and compressed files (zip, jar, gzip, tar, …) nested up to N deep; 0 opens
@@ -46,13 +41,13 @@ pub struct Target {
     #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
     pub threads: usize,
     /// The repository at PATH: what is staged, keys new relative to HEAD (the pre-commit hook).
-    #[arg(long, conflicts_with_all = ["git", "range", "no_ignore", "follow", "max_file_size"])]
+    #[arg(long, conflicts_with_all = ["git", "range", "no_ignore", "follow"])]
     pub staged: bool,
     /// The history of the repository at PATH: every commit reachable from any ref.
     #[arg(long)]
     pub git: bool,
     /// Only the commits of B not in A (as `git rev-list A..B`); A may be the null id (a new branch).
-    #[arg(long, value_name = "A..B", conflicts_with_all = ["no_ignore", "follow"])]
+    #[arg(long, value_name = "A..B")]
     pub range: Option<String>,
     /// The default branch, for a range whose base is the null id (a new branch): its commits are
     /// not scanned again [default: origin/HEAD, origin/main, origin/master, main, master].
@@ -61,35 +56,6 @@ pub struct Target {
     /// Show progress on stderr even when it is not a terminal.
     #[arg(long)]
     pub progress: bool,
-}
-
-impl Target {
-    /// How archives are opened.
-    fn archive_limits(&self) -> sources::archive::Limits {
-        sources::archive::Limits {
-            depth: self.archive_depth,
-            ..Default::default()
-        }
-    }
-
-    fn progress(&self, what: &'static str) -> Progress {
-        let display = if std::io::stderr().is_terminal() {
-            Display::Terminal
-        } else if self.progress {
-            Display::Lines
-        } else {
-            Display::Hidden
-        };
-        Progress::start(display, what)
-    }
-
-    /// The repository folder of a git mode: the one PATH given.
-    fn repository(&self) -> Result<&Path> {
-        match self.paths.as_slice() {
-            [path] if path.as_os_str() != "-" => Ok(path),
-            _ => bail!("--staged, --git and --range take one PATH: the repository"),
-        }
-    }
 }
 
 #[derive(Debug, Args)]
@@ -161,7 +127,7 @@ impl FailOn {
     fn fails(self, finding: &Finding) -> bool {
         match self {
             FailOn::Any => true,
-            FailOn::Live => finding.kind == "live",
+            FailOn::Live => finding.kind.is_live(),
             FailOn::Active => finding.verification.as_ref().is_some_and(|v| {
                 matches!(
                     v.status,
@@ -174,382 +140,69 @@ impl FailOn {
 }
 
 /// Findings after suppression, with the summary of how they were found.
-pub struct Collected {
-    pub rules: RuleSet,
-    pub findings: Vec<Finding>,
-    pub summary: Summary,
-}
+pub use skguard::pipeline::Collected;
 
-impl Collected {
-    pub fn status(&self, fails: impl Fn(&Finding) -> bool) -> Status {
-        if self.summary.unreadable > 0 {
-            Status::Incomplete
-        } else if self.findings.iter().any(fails) {
-            Status::Findings
-        } else {
-            Status::Clean
-        }
-    }
-}
-
-/// Scans `target` and applies inline markers, the configuration's allowlist and `baseline`.
-/// Unreadable paths and warnings go to stderr as they are known.
-pub fn collect(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
-    if target.git || target.range.is_some() || target.staged {
-        collect_git(target, baseline)
+/// The exit status of `collected`: incomplete first, then whether a finding `fails`.
+pub fn status(collected: &Collected, fails: impl Fn(&Finding) -> bool) -> Status {
+    if collected.is_incomplete() {
+        Status::Incomplete
+    } else if collected.findings.iter().any(fails) {
+        Status::Findings
     } else {
-        collect_files(target, baseline)
+        Status::Clean
     }
 }
 
-fn collect_git(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
-    let started = Instant::now();
-    if target.threads > 0 {
-        // History scans run on rayon's pool; a second call (there is none) would only be refused.
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(target.threads)
-            .build_global();
-    }
-    let mut repo = git::open(target.repository()?)?;
-    no_commits_yet(&repo, target)?;
-    let (config, origin) = match &target.config {
-        Some(path) => (Config::load(path)?, path.display().to_string()),
-        None => git_config(&repo, target)?,
-    };
-    let (matcher, allowlist) = prepare(config, &origin)?;
-    let progress = target.progress("blobs");
-    let mut incomplete = Vec::new();
-    let scan = if target.staged {
-        git::scan_staged(&mut repo, &matcher, &target.archive_limits(), &progress)?
-    } else {
-        let commits = match &target.range {
-            Some(range) => {
-                let (base, tip) = git::parse_range(range)?;
-                git::Commits::Range {
-                    base: base.into(),
-                    tip: tip.into(),
-                    default_branch: target.default_branch.clone(),
-                }
-            }
-            None => git::Commits::All,
+impl Target {
+    /// The request the pipeline runs: the flags resolved once into a mode.
+    pub fn request(&self, baseline: Option<&Path>) -> Result<ScanRequest> {
+        let flags = Flags {
+            paths: self.paths.clone(),
+            staged: self.staged,
+            git: self.git,
+            range: self.range.clone(),
+            no_ignore: self.no_ignore,
+            follow: self.follow,
         };
-        let (mut scan, walked) = git::scan_history(
-            &repo,
-            &matcher,
-            &commits,
-            &target.archive_limits(),
-            &progress,
-        )?;
-        incomplete.extend(git_incomplete(&walked));
-        // History reports only paths with findings: the keys in those paths are findings too.
-        sources::path_keys::add_for_hits(&mut scan.hits, &matcher);
-        scan
-    };
-    progress.finish();
-    let keep_inline = target.range.is_some();
-    finish(
-        matcher,
-        allowlist,
-        baseline,
-        scan,
-        incomplete,
-        keep_inline,
-        started,
-    )
-}
-
-fn collect_files(target: &Target, baseline: Option<&Path>) -> Result<Collected> {
-    let started = Instant::now();
-    let stdin = target.paths.iter().any(|p| p.as_os_str() == "-");
-    if stdin && target.paths.len() > 1 {
-        bail!("\"-\" (standard input) cannot be scanned together with other paths");
-    }
-    let config_path = match &target.config {
-        Some(path) => Some(path.clone()),
-        None => match target.paths.as_slice() {
-            [root] if root.is_dir() => Some(root.join(config::FILE_NAME)).filter(|p| p.is_file()),
-            _ => None,
-        },
-    };
-    let config = match &config_path {
-        Some(path) => Config::load(path)?,
-        None => Config::default(),
-    };
-    let origin = config_path.as_deref().map_or_else(
-        || config::FILE_NAME.to_string(),
-        |p| p.display().to_string(),
-    );
-    let (matcher, allowlist) = prepare(config, &origin)?;
-    let scan = if stdin {
-        sources::scan_reader(&matcher, "-", &mut io::stdin().lock())
-    } else {
-        let options = WalkOptions {
-            no_ignore: target.no_ignore,
-            follow: target.follow,
-            max_file_size: target.max_file_size,
-            threads: target.threads,
-            archive: target.archive_limits(),
+        let display = if std::io::stderr().is_terminal() {
+            Display::Terminal
+        } else if self.progress {
+            Display::Lines
+        } else {
+            Display::Hidden
         };
-        let progress = target.progress("files");
-        let scan = sources::scan_paths(&matcher, &target.paths, &options, &progress);
-        progress.finish();
-        scan
-    };
-    finish(
-        matcher,
-        allowlist,
-        baseline,
-        scan,
-        Vec::new(),
-        false,
-        started,
-    )
+        Ok(ScanRequest {
+            mode: Mode::resolve(&flags)?,
+            default_branch: self.default_branch.clone(),
+            config: self.config.clone(),
+            baseline: baseline.map(Path::to_path_buf),
+            config_baseline: true,
+            walk: WalkOptions {
+                no_ignore: self.no_ignore,
+                follow: self.follow,
+                max_file_size: self.max_file_size,
+                threads: self.threads,
+                archive: sources::archive::Limits {
+                    depth: self.archive_depth,
+                    ..Default::default()
+                },
+            },
+            threads: self.threads,
+            progress: display,
+        })
+    }
 }
 
-/// A repository with no commits yet has no history: `--range` cannot be resolved there (an error),
-/// and `--git` has nothing to scan (said on stderr). `--staged` is the first commit being made.
-fn no_commits_yet(repo: &git2::Repository, target: &Target) -> Result<()> {
-    // No commit anywhere: HEAD is unborn and no ref names a commit (libgit2's `is_empty` also
-    // wants HEAD on its own idea of the default branch name).
-    let unborn = repo
-        .head()
-        .is_err_and(|e| e.code() == git2::ErrorCode::UnbornBranch);
-    let no_refs = repo
-        .references()
-        .is_ok_and(|mut refs| refs.next().is_none());
-    if target.staged || !(unborn && no_refs) {
-        return Ok(());
-    }
-    let path =
-        skguard::printable::printable(&target.repository()?.display().to_string()).into_owned();
-    if target.range.is_some() {
-        bail!(
-            "{path}: no commits yet: a range needs commits to compare; commit first, or scan the files with \
-             `skguard scan {path}`"
-        );
-    }
-    eprintln!("skguard: note: {path}: no commits yet: there is no history to scan");
-    Ok(())
-}
-
-/// The configuration a git mode trusts: the index's copy for `--staged`; for `--range`, the copy in
-/// the range's base commit, so a pull request cannot allowlist its own leak (for a new branch, the
-/// remote's default branch); for `--git`, the work tree's copy, else HEAD's.
-fn git_config(repo: &git2::Repository, target: &Target) -> Result<(Config, String)> {
-    let name = config::FILE_NAME;
-    let (text, origin) = if target.staged {
-        (
-            git::staged_file(repo, name)?,
-            format!(":{name} (the index)"),
-        )
-    } else if let Some(range) = &target.range {
-        let (base, tip) = git::parse_range(range)?;
-        let resolved = git::resolve_range(repo, base, tip, target.default_branch.as_deref())?;
-        let default = resolved.default.as_ref().map(|(_, id)| *id);
-        // A new branch trusts the default branch's copy (the tip's own, on its first push).
-        let default = default.or(resolved.tip_is_default.then_some(resolved.tip));
-        match resolved.base.or(default) {
-            Some(id) => (git::commit_file(repo, id, name), format!("{id}:{name}")),
-            None => {
-                eprintln!(
-                    "skguard: note: no repository configuration is used: the range's base is {} and no \
-                     default branch is known to take {name} from (--default-branch REF names it)",
-                    if resolved.missing_base.is_some() { "missing" } else { "the null id" }
-                );
-                (None, name.to_string())
-            }
-        }
-    } else {
-        let on_disk = git::root(repo).join(name);
-        if on_disk.is_file() {
-            (
-                Some(
-                    fs::read(&on_disk)
-                        .with_context(|| format!("cannot read {}", on_disk.display()))?,
-                ),
-                on_disk.display().to_string(),
-            )
-        } else {
-            let head = repo
-                .head()
-                .ok()
-                .and_then(|h| h.peel_to_commit().ok())
-                .map(|c| c.id());
-            (
-                head.and_then(|id| git::commit_file(repo, id, name)),
-                format!("HEAD:{name}"),
-            )
-        }
-    };
-    let config = match text {
-        Some(text) => Config::parse(&String::from_utf8_lossy(&text), &origin)?,
-        None => Config::default(),
-    };
-    Ok((config, origin))
-}
-
-/// What a history or range scan could not see: a missing base, commits past a shallow boundary.
-fn git_incomplete(walked: &git::Walked) -> Vec<String> {
-    let mut incomplete = Vec::new();
-    let range = walked.range.as_ref();
-    if let Some(missing) = range.and_then(|r| r.missing_base.as_ref()) {
-        incomplete.push(format!(
-            "the range base {missing} is not in this clone (a shallow clone, or a force push): every commit of \
-             the range end that is here was scanned instead, so this answer may hold findings that are not new \
-             and is incomplete. Fetch the whole history for an exact answer: `fetch-depth: 0` in \
-             actions/checkout, or `git fetch --unshallow`"
-        ));
-    }
-    if !walked.shallow.is_empty() {
-        let mut named: Vec<&str> = walked.shallow.iter().take(5).map(String::as_str).collect();
-        if walked.shallow.len() > 5 {
-            named.push("…");
-        }
-        incomplete.push(format!(
-            "this is a shallow clone and the commits to scan reach its boundary: the parents of {} are not in \
-             this clone, so what they and older commits changed could not be seen. Fetch the whole history: \
-             `fetch-depth: 0` in actions/checkout, or `git fetch --unshallow`",
-            named.join(", ")
-        ));
-    }
-    if let Some((name, _)) = range.and_then(|r| r.default.as_ref()) {
-        eprintln!(
-            "skguard: note: a new branch: its commits not reachable from {} were scanned",
-            skguard::printable::printable(name)
-        );
-    } else if range.is_some_and(|r| r.base.is_none() && r.missing_base.is_none()) {
-        eprintln!(
-            "skguard: note: a new branch that is the default branch itself, or no default branch is known \
-             (--default-branch REF): its whole history was scanned"
-        );
-    }
-    incomplete
-}
-
-/// The rules in force and the allowlist, from a configuration.
-fn prepare(config: Config, origin: &str) -> Result<(Matcher, Allowlist)> {
-    let mut rules = RuleSet::builtin();
-    rules.extend(config.rules, origin)?;
-    let allowlist = Allowlist::compile(&config.allowlist, origin)?;
-    Ok((Matcher::new(rules), allowlist))
-}
-
-/// From a source's hits to reported findings: inline markers, dedup and order, allowlist, baseline.
-fn finish(
-    matcher: Matcher,
-    allowlist: Allowlist,
-    baseline: Option<&Path>,
-    scan: Scan,
-    incomplete: Vec<String>,
-    keep_inline: bool,
-    started: Instant,
-) -> Result<Collected> {
-    let baseline = baseline.map(Baseline::load).transpose()?;
-    let Scan {
-        hits,
-        stats,
-        unreadable,
-        warnings,
-    } = scan;
-    for warning in &warnings {
-        eprintln!("skguard: warning: {}", printable(warning));
-    }
-    for problem in &unreadable {
-        eprintln!(
-            "skguard: cannot read {}: {}",
-            printable(&problem.path),
-            printable(&problem.error)
-        );
-    }
-    for problem in &incomplete {
-        eprintln!("skguard: {}", printable(problem));
-    }
-    if stats.submodules > 0 {
-        eprintln!(
-            "skguard: note: {} submodule {} not entered (scan each submodule on its own)",
-            stats.submodules,
-            if stats.submodules == 1 {
-                "entry"
-            } else {
-                "entries"
-            }
-        );
-    }
-
-    let rules = matcher.rules().clone();
-    let mut suppressed = 0u64;
-    let mut found = Vec::with_capacity(hits.len());
-    let mut inline_suppressed = Vec::new();
-    // From the end, giving memory back as it goes: hits and findings are never both whole.
-    let mut hits = hits;
-    while let Some(hit) = hits.pop() {
-        if hits.capacity() > 2 * hits.len() + 4096 {
-            hits.shrink_to_fit();
-        }
-        if hit.located.allowed_inline {
-            suppressed += 1;
-            if !keep_inline {
-                continue;
-            }
-        }
-        let allowed_inline = hit.located.allowed_inline;
-        let context = hit.located.context;
-        let c = hit.located.candidate;
-        let inside = findings::builtin_inside(&rules, c.rule, &c.secret);
-        let mut finding = Finding::new(
-            rules.get(c.rule),
-            c.rule,
-            hit.path,
-            hit.located.line,
-            hit.located.column,
-            c.secret,
-            c.encoding,
-        );
-        finding.context = context;
-        if let Some(commit) = hit.commit {
-            finding.commit = Some(commit.id.as_str().into());
-            finding.author = Some(commit.author.as_str().into());
-            finding.date = Some(commit.date.as_str().into());
-        }
-        // A user's rule never hides the built-in finding of a key inside its match.
-        if let Some((index, offset)) = inside {
-            found.push(finding.as_rule(rules.get(index), index, offset));
-        }
-        if allowed_inline {
-            inline_suppressed.push(finding);
-        } else {
-            found.push(finding);
-        }
-    }
-    findings::sort_and_dedup(&mut found);
-    findings::sort_and_dedup(&mut inline_suppressed);
-    suppressed += suppress::apply(&mut found, &allowlist, baseline.as_ref()) as u64;
-
-    // Sorted bits, not a hash set: 8 bytes a finding while a million findings are held.
-    let mut distinct: Vec<u64> = found
-        .iter()
-        .map(|f| findings::fingerprint_bits(&f.fingerprint))
-        .collect();
-    distinct.sort_unstable();
-    distinct.dedup();
-    let summary = Summary {
-        scanned: stats,
-        findings: found.len() as u64,
-        distinct_keys: distinct.len() as u64,
-        suppressed,
-        unreadable: (unreadable.len() + incomplete.len()) as u64,
-        elapsed_ms: started.elapsed().as_millis() as u64,
-        problems: unreadable
-            .iter()
-            .map(|p| format!("cannot read {}: {}", p.path, p.error))
-            .chain(incomplete)
-            .collect(),
-        inline_suppressed,
-    };
-    Ok(Collected {
-        rules,
-        findings: found,
-        summary,
+/// Scans `target` and applies inline markers, the configuration's allowlist and baselines.
+pub fn collect(request: &ScanRequest) -> Result<Collected> {
+    use pipeline::PipelineError as E;
+    // Each cause keeps its own type, so `cli::report_error` says a git error once, in words.
+    pipeline::collect(request).map_err(|e| match e {
+        E::Request(e) => anyhow::Error::new(e),
+        E::Config(e) => anyhow::Error::new(e),
+        E::Rule(e) => anyhow::Error::new(e),
+        E::Git(e) => anyhow::Error::new(e),
+        E::Io(what, e) => anyhow::Error::new(e).context(format!("cannot read {what}")),
     })
 }
 
@@ -641,14 +294,16 @@ pub fn write_outputs(outputs: &[(Format, Option<PathBuf>)], report: &Report<'_>)
 
 /// What reported paths are relative to, for SARIF's repository-relative URIs: the work tree's root
 /// in git modes, the one folder scanned, else the current folder (paths as typed).
-fn uri_base(target: &Target) -> Option<UriBase> {
-    let git_mode = target.git || target.range.is_some() || target.staged;
-    match target.paths.as_slice() {
-        [path] if git_mode => git::open(path)
+fn uri_base(mode: &Mode) -> Option<UriBase> {
+    match mode {
+        Mode::Staged(path) | Mode::History(path, _) => git::open(path)
             .ok()
             .map(|repo| UriBase::for_people(&git::root(&repo), Some(path))),
-        [path] if path.is_dir() => Some(UriBase::for_people(path, Some(path))),
-        _ => Some(UriBase::for_people(Path::new("."), None)),
+        Mode::Paths(paths) => match paths.as_slice() {
+            [path] if path.is_dir() => Some(UriBase::for_people(path, Some(path))),
+            _ => Some(UriBase::for_people(Path::new("."), None)),
+        },
+        Mode::Stdin => Some(UriBase::for_people(Path::new("."), None)),
     }
 }
 
@@ -687,9 +342,10 @@ pub fn run(args: ScanArgs) -> Result<Status> {
         None
     };
 
-    let mut collected = collect(&args.target, args.baseline.as_deref())?;
+    let request = args.target.request(args.baseline.as_deref())?;
+    let mut collected = collect(&request)?;
     // Paths in reports: relative to the work tree's root inside one (after the allowlist matched).
-    let mut uris = uri_base(&args.target);
+    let mut uris = uri_base(&request.mode);
     if let Some(uris) = uris.as_mut() {
         uris.rebase(&mut collected.findings);
     }
@@ -699,34 +355,13 @@ pub fn run(args: ScanArgs) -> Result<Status> {
             revoke: args.revoke,
             dry_run: args.dry_run,
         };
-        stage::run(
-            &mut collected.findings,
-            &collected.rules,
+        api_incomplete = pipeline::verify(
+            &mut collected,
             client,
             audit.as_ref(),
             options,
+            args.fail_on == FailOn::Active,
         )?;
-        for f in &collected.findings {
-            if f.revocation
-                .as_ref()
-                .is_some_and(|r| r.status == RevocationStatus::Failed)
-            {
-                api_incomplete = true;
-                note(
-                    &mut collected.summary.problems,
-                    "a revocation failed: the key may still work (see the findings)",
-                );
-            }
-            // With --fail-on active, a key that could not be checked leaves the answer open.
-            if args.fail_on == FailOn::Active
-                && f.verification
-                    .as_ref()
-                    .is_some_and(|v| v.status == VerificationStatus::Unknown)
-            {
-                api_incomplete = true;
-                note(&mut collected.summary.problems, "the key-management API could not answer for a key, so --fail-on active cannot tell whether it works");
-            }
-        }
     }
     let report = Report {
         findings: &collected.findings,
@@ -737,7 +372,7 @@ pub fn run(args: ScanArgs) -> Result<Status> {
         uris: uris.as_ref(),
         human: human_options(args.context),
     };
-    let status = collected.status(|f| args.fail_on.fails(f));
+    let status = status(&collected, |f| args.fail_on.fails(f));
     let status = if api_incomplete {
         Status::Incomplete
     } else {
@@ -824,13 +459,6 @@ fn quiet_outputs(
         .into_iter()
         .filter(|(format, file)| !(*format == Format::Human && file.is_none()))
         .collect()
-}
-
-/// Adds `message` to what made the answer incomplete, once.
-fn note(problems: &mut Vec<String>, message: &str) {
-    if !problems.iter().any(|p| p == message) {
-        problems.push(message.to_string());
-    }
 }
 
 #[cfg(test)]

@@ -5,9 +5,9 @@
 use std::io::{self, Write};
 
 use super::{sarif, Report, MAX_PER_FILE, MAX_SUMMARY_ROWS};
+use crate::findings::Location;
 use crate::findings::{RevocationStatus, VerificationStatus};
 use crate::printable::{code_span, printable};
-use crate::sources::git::COMMIT_MESSAGE;
 
 /// A workflow command's message.
 fn escape_data(s: &str) -> String {
@@ -33,32 +33,54 @@ pub(super) fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> 
     for &i in &listed {
         let f = &report.findings[i];
         let rule = report.rules.get(f.rule_index);
-        let command = if f.kind == "live" { "error" } else { "warning" };
+        let command = if f.kind.is_live() { "error" } else { "warning" };
         let title = printable(&format!("skguard: {} ({})", rule.spec.name, f.rule)).into_owned();
         let mut properties = Vec::new();
-        if f.path != COMMIT_MESSAGE {
-            // Relative to the work tree's root, as SARIF's URIs (where GitHub looks for files).
-            let file = match report.uris {
-                Some(uris) => uris.relative(&f.path),
-                None => f.path.clone(),
-            };
-            properties.push(format!("file={}", escape_property(&printable(&file))));
-            if f.line > 0 {
-                properties.push(format!("line={}", f.line));
-                properties.push(format!("col={}", f.column));
+        // Relative to the work tree's root, as SARIF's URIs (where GitHub looks for files).
+        let file = |path: &str| match report.uris {
+            Some(uris) => uris.relative(path),
+            None => path.to_string(),
+        };
+        let location = f.location();
+        match location {
+            Location::CommitMessage { .. } => {}
+            // The annotation points at the archive file itself; the member is named below.
+            Location::ArchiveMember { archive, .. } => {
+                properties.push(format!(
+                    "file={}",
+                    escape_property(&printable(&file(archive)))
+                ));
+            }
+            Location::PathName { path, .. } => {
+                properties.push(format!("file={}", escape_property(&printable(&file(path)))));
+            }
+            Location::File { path, line, column } | Location::TaggedBlob { path, line, column } => {
+                properties.push(format!("file={}", escape_property(&printable(&file(path)))));
+                properties.push(format!("line={line}"));
+                properties.push(format!("col={column}"));
+            }
+            Location::TagMessage { line, column } => {
+                properties.push(format!("file={}", escape_property(&printable(&f.path))));
+                properties.push(format!("line={line}"));
+                properties.push(format!("col={column}"));
             }
         }
         properties.push(format!("title={}", escape_property(&title)));
         let mut message = sarif::message(f, rule);
         if let Some(commit) = &f.commit {
-            message.push_str(&format!(" Introduced in {commit}"));
-            if f.path == COMMIT_MESSAGE {
+            message.push_str(&format!(" Introduced in {}", commit.id));
+            if let Location::CommitMessage { .. } = location {
                 message.push_str(" (in its commit message)");
             }
             message.push('.');
         }
-        if f.line == 0 {
-            message.push_str(" The key is in the file's path.");
+        match location {
+            Location::PathName { .. } => message.push_str(" The key is in the file's path."),
+            Location::ArchiveMember { member, line, .. } => message.push_str(&format!(
+                " In the archive's member {}, line {line}.",
+                printable(member)
+            )),
+            _ => {}
         }
         message
             .push_str(" Rotate it in the dashboard (Settings > API Keys) if it was ever pushed.");
@@ -105,7 +127,7 @@ fn cell(s: &str) -> String {
 /// The step summary: counts, every finding, and what to do next.
 pub fn summary_markdown(report: &Report<'_>) -> String {
     let findings = report.findings;
-    let live = findings.iter().filter(|f| f.kind == "live").count();
+    let live = findings.iter().filter(|f| f.kind.is_live()).count();
     let active = findings
         .iter()
         .filter(|f| {
@@ -123,7 +145,7 @@ pub fn summary_markdown(report: &Report<'_>) -> String {
         })
         .count();
     let mut md = String::from("## skguard\n\n");
-    let incomplete = report.summary.unreadable > 0 || !report.summary.problems.is_empty();
+    let incomplete = report.summary.is_incomplete() || !report.summary.problems.is_empty();
     if findings.is_empty() && incomplete {
         md.push_str("⚠️ **Incomplete**: no key found in what could be read, but not everything could be (below).\n");
     } else if findings.is_empty() {
@@ -145,15 +167,15 @@ pub fn summary_markdown(report: &Report<'_>) -> String {
         let listed = super::capped(findings, MAX_PER_FILE, MAX_SUMMARY_ROWS);
         for &i in &listed {
             let f = &findings[i];
-            let icon = if f.kind == "live" {
+            let icon = if f.kind.is_live() {
                 "🔴 live"
             } else {
                 "🟡 test"
             };
             let commit = f
                 .commit
-                .as_deref()
-                .map(|c| code_span(&printable(c.get(..12).unwrap_or(c))))
+                .as_ref()
+                .map(|c| code_span(&printable(c.short_id())))
                 .unwrap_or_default();
             let verification = f
                 .verification
@@ -202,8 +224,8 @@ pub fn summary_markdown(report: &Report<'_>) -> String {
         for f in inline {
             let commit = f
                 .commit
-                .as_deref()
-                .map(|c| format!("`{}`", &c[..c.len().min(12)]))
+                .as_ref()
+                .map(|c| format!("`{}`", c.short_id()))
                 .unwrap_or_default();
             md.push_str(&format!(
                 "| {} | `{}` | {}:{} | {commit} |\n",

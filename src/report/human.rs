@@ -163,7 +163,7 @@ fn row(
     p: &Palette,
     columns: &Columns,
 ) -> io::Result<()> {
-    let kind_style = if f.kind == "live" { p.live } else { p.test };
+    let kind_style = if f.kind.is_live() { p.live } else { p.test };
     let key = shown_key(report, f);
     let encoding = match f.encoding {
         Encoding::Raw => String::new(),
@@ -207,14 +207,14 @@ fn row(
             )?;
         }
     }
-    if let (Some(id), Some(author), Some(date)) = (&f.commit, &f.author, &f.date) {
+    if let Some(c) = &f.commit {
         writeln!(
             out,
             "    {}commit {} by {}, {}{}",
             p.dim.render(),
-            printable(id.get(..12).unwrap_or(id)),
-            printable(author),
-            printable(date),
+            printable(c.short_id()),
+            printable(&c.author),
+            printable(&c.date),
             p.dim.render_reset()
         )?;
     }
@@ -282,7 +282,7 @@ fn summary(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<
             p.good.render_reset()
         )?;
     } else {
-        let live = report.findings.iter().filter(|f| f.kind == "live").count();
+        let live = report.findings.iter().filter(|f| f.kind.is_live()).count();
         let files: BTreeSet<&str> = report.findings.iter().map(|f| f.path.as_str()).collect();
         let counts = format!(
             "({} live, {} other; {} distinct {}) in {} {}",
@@ -431,7 +431,26 @@ fn incomplete_lines(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io
 fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
-    for word in text.split_whitespace() {
+    // Words are split at spaces outside `code spans`: a command is never broken across lines.
+    let mut words: Vec<String> = Vec::new();
+    let mut word = String::new();
+    let mut in_code = false;
+    for c in text.chars() {
+        if c == '`' {
+            in_code = !in_code;
+        }
+        if c.is_whitespace() && !in_code {
+            if !word.is_empty() {
+                words.push(std::mem::take(&mut word));
+            }
+        } else {
+            word.push(c);
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    for word in &words {
         if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
             lines.push(std::mem::take(&mut line));
         }
@@ -530,8 +549,9 @@ fn advice(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<(
         "  ",
         "  ",
         "Not a real key? Add `skguard:allow` to its line, or its fingerprint (the sha256: line under \
-         it) to [allowlist] fingerprints in .skguard.toml; `skguard baseline` accepts today's \
-         findings as known.",
+         it) to [allowlist] fingerprints in .skguard.toml. To accept today's findings as known, run \
+         `skguard baseline` (it writes .skguard-baseline.json at the repository's root) and add \
+         `baseline = \".skguard-baseline.json\"` to .skguard.toml.",
     )
 }
 
@@ -589,7 +609,7 @@ fn key_status(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Resu
             Some(VerificationStatus::Unknown) => 2,
             _ => 3,
         };
-        (status, f.kind != "live")
+        (status, !f.kind.is_live())
     };
     keys.sort_by_key(|(f, ..)| rank(f));
     writeln!(
@@ -862,6 +882,82 @@ fn human_bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::findings::{CommitInfo, Encoding, Secret};
+    use crate::report::{Format, Report, Summary};
+    use crate::rules::RuleSet;
+
+    fn render(findings: &[Finding], staged: bool, show_secret: bool) -> String {
+        let rules = RuleSet::builtin();
+        let summary = Summary {
+            findings: findings.len() as u64,
+            distinct_keys: findings.len() as u64,
+            ..Summary::default()
+        };
+        let report = Report {
+            findings,
+            summary: &summary,
+            rules: &rules,
+            show_secret,
+            staged,
+            uris: None,
+            human: Default::default(),
+        };
+        let mut out = Vec::new();
+        crate::report::write(Format::Human, &report, &mut out, false).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn live_finding(path: &str) -> Finding {
+        let rules = RuleSet::builtin();
+        let index = rules
+            .rules()
+            .iter()
+            .position(|r| r.id() == "sk_live")
+            .unwrap();
+        Finding::new(
+            rules.get(index),
+            index,
+            path.into(),
+            3,
+            7,
+            Secret::new(format!("sk_{}_Hq4mW8zR2kP9tX6vB3nJ7cYd", "live"), 8),
+            Encoding::Raw,
+        )
+    }
+
+    #[test]
+    fn a_finding_is_shown_redacted_at_its_place() {
+        let f = live_finding("src/app.rs");
+        let shown = render(std::slice::from_ref(&f), false, false);
+        assert!(shown.contains("src/app.rs:3:7"), "{shown}");
+        assert!(shown.contains(&f.redacted), "{shown}");
+        assert!(!shown.contains(f.secret.expose()), "{shown}");
+        let shown = render(std::slice::from_ref(&f), false, true);
+        assert!(shown.contains(f.secret.expose()), "{shown}");
+    }
+
+    #[test]
+    fn a_history_finding_names_its_commit_and_a_staged_one_how_to_fix_the_commit() {
+        let mut f = live_finding("a.txt");
+        f.commit = Some(std::sync::Arc::new(CommitInfo {
+            id: "0123456789abcdef0123456789abcdef01234567".into(),
+            author: "Alice <a@example.test>".into(),
+            date: "2025-01-02T03:04:05+01:00".into(),
+        }));
+        let shown = render(std::slice::from_ref(&f), false, false);
+        assert!(shown.contains("commit 0123456789ab by Alice"), "{shown}");
+        assert!(!shown.contains("This commit was blocked"), "{shown}");
+        let shown = render(&[live_finding("a.txt")], true, false);
+        assert!(shown.contains("This commit was blocked"), "{shown}");
+        assert!(shown.contains("skguard baseline"), "{shown}");
+    }
+
+    #[test]
+    fn no_finding_is_said_plainly() {
+        let shown = render(&[], false, false);
+        assert!(!shown.contains("sk_live_"), "{shown}");
+        assert!(shown.to_lowercase().contains("no keys found"), "{shown}");
+    }
 
     #[test]
     fn api_times_read_as_ages() {

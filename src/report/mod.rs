@@ -75,6 +75,13 @@ pub struct Summary {
     pub inline_suppressed: Vec<Finding>,
 }
 
+impl Summary {
+    /// The one rule: anything the scan was asked to read and could not makes the answer incomplete.
+    pub fn is_incomplete(&self) -> bool {
+        self.unreadable > 0
+    }
+}
+
 /// Everything a format writes.
 pub struct Report<'a> {
     pub findings: &'a [Finding],
@@ -125,7 +132,7 @@ impl Priority {
             .iter()
             .map(|f| {
                 let first = seen.insert(crate::findings::fingerprint_bits(&f.fingerprint));
-                let important = f.kind == "live"
+                let important = f.kind.is_live()
                     || f.verification.as_ref().is_some_and(|v| {
                         matches!(
                             v.status,

@@ -9,7 +9,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use serde_json::{json, Value};
 
 use super::{Report, MAX_SARIF_RESULTS};
-use crate::findings::{fingerprint, Encoding, Finding};
+use crate::findings::{fingerprint, Encoding, Finding, Location};
 use crate::printable::{redact_keys, write_json};
 use crate::rules::{Rule, Severity};
 
@@ -316,10 +316,10 @@ fn result(f: &Finding, rule: &Rule, uris: Option<&UriBase>) -> Value {
         "encoding": f.encoding.as_str(),
         "kind": redact_keys(&f.kind),
     });
-    if let (Some(commit), Some(author), Some(date)) = (&f.commit, &f.author, &f.date) {
-        properties["commit"] = json!(commit);
-        properties["author"] = json!(redact_keys(author));
-        properties["date"] = json!(date);
+    if let Some(c) = &f.commit {
+        properties["commit"] = json!(c.id);
+        properties["author"] = json!(redact_keys(&c.author));
+        properties["date"] = json!(c.date);
     }
     if let Some(v) = &f.verification {
         properties["verification"] = json!(v.status.as_str());
@@ -327,23 +327,35 @@ fn result(f: &Finding, rule: &Rule, uris: Option<&UriBase>) -> Value {
     if let Some(r) = &f.revocation {
         properties["revocation"] = json!(r.status.as_str());
     }
+    let location = f.location();
+    // An archive's member is not a file code scanning can open: the result points at the archive.
+    let artifact = match location {
+        Location::ArchiveMember { archive, .. } => archive,
+        _ => f.path.as_str(),
+    };
     let uri = match uris {
-        Some(uris) => uris.relative(&f.path),
-        None => UriBase::default().relative(&f.path),
+        Some(uris) => uris.relative(artifact),
+        None => UriBase::default().relative(artifact),
     };
     let mut physical = json!({
         "artifactLocation": {"uri": utf8_percent_encode(&redact_keys(&uri), URI_PATH).to_string(), "uriBaseId": "%SRCROOT%"},
     });
-    if f.line > 0 {
-        physical["region"] = json!({"startLine": f.line, "startColumn": column, "endColumn": column + stored_len(f)});
-    } else {
-        properties["inPath"] = json!(true);
+    let mut text = message(f, rule);
+    match location {
+        Location::PathName { .. } => properties["inPath"] = json!(true),
+        Location::ArchiveMember { member, line, .. } => {
+            properties["member"] = json!(redact_keys(member));
+            text.push_str(&format!(" In the archive's member {member}, line {line}."));
+        }
+        _ => {
+            physical["region"] = json!({"startLine": f.line, "startColumn": column, "endColumn": column + stored_len(f)});
+        }
     }
     json!({
         "ruleId": redact_keys(&f.rule),
         "ruleIndex": f.rule_index,
         "level": level(rule),
-        "message": {"text": redact_keys(&message(f, rule))},
+        "message": {"text": redact_keys(&text)},
         "locations": [{"physicalLocation": physical}],
         // The same key in the same file is the same alert, wherever the line moves and whichever
         // commit it is seen in.
@@ -385,7 +397,7 @@ pub(super) fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> 
             "rules": rules.iter().map(rule_descriptor).collect::<Vec<_>>(),
         }},
         "invocations": [{
-            "executionSuccessful": report.summary.unreadable == 0,
+            "executionSuccessful": !report.summary.is_incomplete(),
             "toolExecutionNotifications": notifications,
         }],
         "columnKind": "unicodeCodePoints",

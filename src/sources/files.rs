@@ -207,13 +207,13 @@ pub fn scan_paths(
         warnings,
         ..
     } = shared;
-    let mut unreadable = unreadable.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut unreadable = crate::into_inner(unreadable);
     unreadable.sort_by(|a, b| a.path.cmp(&b.path));
     Scan {
-        hits: hits.into_inner().unwrap_or_else(|e| e.into_inner()),
+        hits: crate::into_inner(hits),
         stats: counters.stats(),
         unreadable,
-        warnings: warnings.into_inner().unwrap_or_else(|e| e.into_inner()),
+        warnings: crate::into_inner(warnings),
     }
 }
 
@@ -463,7 +463,7 @@ fn ls_files(git_dir: &Path) -> Option<Vec<u8>> {
 
 /// A poisoned lock only means another thread panicked; the data is still sound for our appends.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    crate::lock(m)
 }
 
 enum Opened {
@@ -536,4 +536,91 @@ pub fn scan_reader(matcher: &Matcher, name: &str, reader: &mut dyn io::Read) -> 
         })
         .collect();
     scan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::RuleSet;
+
+    fn key(body: &str) -> String {
+        format!("sk_{}_{body}", "live")
+    }
+
+    fn scan_dir(dir: &Path, options: &WalkOptions) -> Scan {
+        let matcher = Matcher::new(RuleSet::builtin());
+        scan_paths(&matcher, &[dir.to_path_buf()], options, &Progress::hidden())
+    }
+
+    #[test]
+    fn paths_are_relative_to_one_scanned_folder_and_as_typed_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let style = PathStyle::for_roots(&[dir.path().to_path_buf()]);
+        assert_eq!(style.display(&dir.path().join("a/b.txt")), "a/b.txt");
+        let style = PathStyle::for_roots(&[PathBuf::from("x.txt"), PathBuf::from("y")]);
+        assert_eq!(style.display(Path::new("./x.txt")), "x.txt");
+        assert_eq!(style.display(Path::new("y/z.txt")), "y/z.txt");
+    }
+
+    #[test]
+    fn a_walk_finds_keys_in_hidden_files_and_skips_what_is_too_large() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(".env"),
+            format!("K={}\n", key("jrpP4v2kg6cy6fXZapgy2SaT")),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("big.txt"),
+            format!("{}\n{}", "x".repeat(2000), key("3QncKDXXpr6csc8sBtmgB9DB")),
+        )
+        .unwrap();
+        let scan = scan_dir(dir.path(), &WalkOptions::default());
+        let mut paths: Vec<&str> = scan.hits.iter().map(|h| h.path.as_str()).collect();
+        paths.sort();
+        assert_eq!(paths, [".env", "big.txt"]);
+        assert_eq!(scan.stats.files, 2);
+
+        let options = WalkOptions {
+            max_file_size: Some(1000),
+            ..WalkOptions::default()
+        };
+        let scan = scan_dir(dir.path(), &options);
+        let paths: Vec<&str> = scan.hits.iter().map(|h| h.path.as_str()).collect();
+        assert_eq!(paths, [".env"]);
+        assert_eq!(scan.stats.skipped_too_large, 1);
+    }
+
+    #[test]
+    fn gitignore_applies_outside_a_repository_unless_no_ignore() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".gitignore"), "ignored.txt\n").unwrap();
+        std::fs::write(
+            dir.path().join("ignored.txt"),
+            key("ZMBJzUHh7z8uhvDQgBDJcu39"),
+        )
+        .unwrap();
+        assert!(scan_dir(dir.path(), &WalkOptions::default())
+            .hits
+            .is_empty());
+        let options = WalkOptions {
+            no_ignore: true,
+            ..WalkOptions::default()
+        };
+        assert_eq!(scan_dir(dir.path(), &options).hits.len(), 1);
+    }
+
+    #[test]
+    fn a_missing_path_is_unreadable_and_a_reader_is_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let scan = scan_dir(&dir.path().join("nonexistent"), &WalkOptions::default());
+        assert_eq!(scan.unreadable.len(), 1);
+        let matcher = Matcher::new(RuleSet::builtin());
+        let text = format!("a\nb {}\n", key("RUT7gcNhw25PjM5shQTgLCFw"));
+        let scan = scan_reader(&matcher, "-", &mut text.as_bytes());
+        assert_eq!(scan.stats.files, 1);
+        assert_eq!(scan.hits.len(), 1);
+        assert_eq!(scan.hits[0].path, "-");
+        assert_eq!(scan.hits[0].located.line, 2);
+    }
 }

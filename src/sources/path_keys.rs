@@ -45,7 +45,7 @@ pub fn push_for_file(
     }
     let shown = shown();
     let found = in_path(matcher, &shown);
-    let mut hits = hits.lock().unwrap_or_else(|e| e.into_inner());
+    let mut hits = crate::lock(hits);
     hits.extend(found.into_iter().map(|located| Hit {
         path: shown.clone(),
         commit: None,

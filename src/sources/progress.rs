@@ -47,7 +47,7 @@ impl Progress {
         }
         let counters = progress.counters.clone();
         let handle = std::thread::spawn(move || render(&counters, display, what));
-        *progress.renderer.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+        *crate::lock(&progress.renderer) = Some(handle);
         progress
     }
 
@@ -72,12 +72,7 @@ impl Progress {
     /// Stops showing progress and clears the line.
     pub fn finish(&self) {
         self.counters.done.store(true, Ordering::Relaxed);
-        if let Some(handle) = self
-            .renderer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
+        if let Some(handle) = crate::lock(&self.renderer).take() {
             let _ = handle.join();
         }
     }

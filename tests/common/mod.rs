@@ -1,6 +1,5 @@
 //! Helpers shared by the integration tests. Keys are built at run time (`format!("sk_live_{body}")`
 //! is not a key in the source), so the test sources themselves scan clean.
-#![allow(dead_code)]
 
 pub mod fake_api;
 

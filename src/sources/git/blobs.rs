@@ -161,6 +161,8 @@ pub(super) fn open_archive(
 pub(super) struct ScannedBlobs {
     pub(super) keys: HashMap<Oid, BlobKeys>,
     pub(super) failed: Vec<(Oid, String)>,
+    /// Blobs larger than `--max-file-size`, not scanned.
+    pub(super) too_large: u64,
 }
 
 /// Scans `blobs` in parallel, each once, with a repository handle per thread.
@@ -169,8 +171,10 @@ pub(super) fn scan_blobs(
     matcher: &Matcher,
     blobs: Vec<Oid>,
     archives: &archive::Limits,
+    max_size: Option<u64>,
     progress: &Progress,
 ) -> ScannedBlobs {
+    let too_large = std::sync::atomic::AtomicU64::new(0);
     let results: Vec<(Oid, Result<BlobKeys, String>)> = blobs
         .into_par_iter()
         .map_init(
@@ -185,6 +189,10 @@ pub(super) fn scan_blobs(
                     .and_then(|blob| {
                         let mut keys = BlobKeys::default();
                         let content = blob.content();
+                        if max_size.is_some_and(|max| content.len() as u64 > max) {
+                            too_large.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            return Ok(keys);
+                        }
                         scanner
                             .scan(&mut &content[..], &mut keys.found)
                             .map_err(|e| e.to_string())?;
@@ -206,7 +214,11 @@ pub(super) fn scan_blobs(
             Err(e) => failed.push((oid, e)),
         }
     }
-    ScannedBlobs { keys, failed }
+    ScannedBlobs {
+        keys,
+        failed,
+        too_large: too_large.into_inner(),
+    }
 }
 
 /// The parents' blobs whose keys are needed: those of changes whose new blob has keys (and that

@@ -37,10 +37,11 @@ pub fn scan_history(
     matcher: &Matcher,
     commits: &Commits,
     archives: &archive::Limits,
+    max_size: Option<u64>,
     progress: &Progress,
 ) -> Result<(Scan, Walked), GitError> {
     if matches!(commits, Commits::All) {
-        match super::objects::scan_all(repo, matcher, archives, progress) {
+        match super::objects::scan_all(repo, matcher, archives, max_size, progress) {
             Ok(result) => return result,
             Err(super::objects::Unsupported(why)) => eprintln!(
                 "skguard: note: history read commit by commit ({why}): slower, same answer"
@@ -81,13 +82,20 @@ pub fn scan_history(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let ScannedBlobs { keys, failed } = scan_blobs(&git_dir, matcher, blobs, archives, progress);
+    let ScannedBlobs {
+        keys,
+        failed,
+        too_large,
+    } = scan_blobs(&git_dir, matcher, blobs, archives, max_size, progress);
+    scan.stats.skipped_too_large += too_large;
     report_failures(changes(), failed, &mut scan);
     let parent_blobs = parents_to_scan(changes(), &keys);
+    // A parent's blob is read whatever its size: only its keys tell whether a key is new.
     let ScannedBlobs {
         keys: parent_keys,
         failed,
-    } = scan_blobs(&git_dir, matcher, parent_blobs, archives, progress);
+        ..
+    } = scan_blobs(&git_dir, matcher, parent_blobs, archives, None, progress);
     report_failures(changes(), failed, &mut scan);
     let keys_of = |oid: &Oid| keys.get(oid).or_else(|| parent_keys.get(oid));
 

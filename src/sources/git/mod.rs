@@ -33,10 +33,10 @@ pub use revisions::{
 pub use staged::{parse_raw_diff, scan_staged, staged_file, RawChange};
 
 /// The path under which commit-message findings are reported.
-pub const COMMIT_MESSAGE: &str = "(commit message)";
+pub use crate::findings::COMMIT_MESSAGE;
 
 /// The path under which annotated tags' message findings are reported.
-pub const TAG_MESSAGE: &str = "(tag message)";
+pub use crate::findings::TAG_MESSAGE;
 
 /// The path of a blob a tag points at directly (and the prefix of a tagged tree's paths).
 pub fn tag_path(name: &str) -> String {
@@ -59,15 +59,7 @@ fn git_err(what: impl Into<String>) -> impl FnOnce(git2::Error) -> GitError {
     move |source| GitError::Git { what, source }
 }
 
-/// The commit a history finding was introduced in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommitInfo {
-    pub id: String,
-    /// `Name <email>`.
-    pub author: String,
-    /// ISO-8601 with the author's offset.
-    pub date: String,
-}
+pub use crate::findings::CommitInfo;
 
 /// Opens the repository at `path` the way git would: `GIT_DIR` when it is set (hooks and worktrees
 /// set it), discovery upward from `path` otherwise.

@@ -130,6 +130,7 @@ pub struct Unsupported(pub String);
 fn read_objects(
     repo: &Repository,
     matcher: &Matcher,
+    max_size: Option<u64>,
     progress: &Progress,
     scan: &mut Scan,
 ) -> Result<Objects, Unsupported> {
@@ -200,7 +201,12 @@ fn read_objects(
             break;
         };
         let n = objects.number(&id);
-        let result = if kind == b"blob" {
+        let result = if kind == b"blob" && max_size.is_some_and(|max| size > max) {
+            // Larger than --max-file-size: passed over unread, and counted.
+            objects.kinds[n as usize] = BLOB;
+            scan.stats.skipped_too_large += 1;
+            std::io::copy(&mut (&mut input).take(size), &mut std::io::sink()).map(|_| ())
+        } else if kind == b"blob" {
             objects.kinds[n as usize] = BLOB;
             found.clear();
             let mut content = (&mut input).take(size);
@@ -570,10 +576,11 @@ pub fn scan_all(
     repo: &Repository,
     matcher: &Matcher,
     archives: &archive::Limits,
+    max_size: Option<u64>,
     progress: &Progress,
 ) -> Result<Result<(Scan, Walked), GitError>, Unsupported> {
     let mut scan = Scan::default();
-    let mut objects = read_objects(repo, matcher, progress, &mut scan)?;
+    let mut objects = read_objects(repo, matcher, max_size, progress, &mut scan)?;
     open_archives(repo, matcher, archives, &mut objects, &mut scan);
 
     // The refs' commits (tags peeled; blobs and trees tags point at are the tag pass's).

@@ -31,6 +31,9 @@ pub enum Commits {
         tip: String,
         default_branch: Option<String>,
     },
+    /// A range already resolved (by the pipeline, which also takes the configuration from its
+    /// base): resolved once, read once.
+    Resolved(ResolvedRange),
 }
 
 /// Where the default branch is looked for when `--default-branch` is not given, in this order.
@@ -164,12 +167,16 @@ pub(super) fn walk(
                 walk.push(head.id()).map_err(git_err("walking history"))?;
             }
         }
-        Commits::Range {
-            base,
-            tip,
-            default_branch,
-        } => {
-            let range = resolve_range(repo, base, tip, default_branch.as_deref())?;
+        Commits::Range { .. } | Commits::Resolved(_) => {
+            let range = match commits {
+                Commits::Range {
+                    base,
+                    tip,
+                    default_branch,
+                } => resolve_range(repo, base, tip, default_branch.as_deref())?,
+                Commits::Resolved(range) => range.clone(),
+                Commits::All => unreachable!("matched above"),
+            };
             walk.push(range.tip).map_err(git_err("walking history"))?;
             // A new branch hides only the default branch, never "every other ref": refs pushed
             // together would hide each other's commits.

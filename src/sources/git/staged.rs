@@ -180,6 +180,7 @@ pub fn scan_staged(
     repo: &mut Repository,
     matcher: &Matcher,
     archives: &archive::Limits,
+    max_size: Option<u64>,
     progress: &Progress,
 ) -> Result<Scan, GitError> {
     let git_dir = repo.path().to_path_buf();
@@ -197,13 +198,20 @@ pub fn scan_staged(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let ScannedBlobs { keys, failed } = scan_blobs(&git_dir, matcher, blobs, archives, progress);
+    let ScannedBlobs {
+        keys,
+        failed,
+        too_large,
+    } = scan_blobs(&git_dir, matcher, blobs, archives, max_size, progress);
+    scan.stats.skipped_too_large += too_large;
     report_failures(&changes, failed, &mut scan);
     let parent_blobs = parents_to_scan(changes.iter(), &keys);
+    // A parent's blob is read whatever its size: only its keys tell whether a key is new.
     let ScannedBlobs {
         keys: parent_keys,
         failed,
-    } = scan_blobs(&git_dir, matcher, parent_blobs, archives, progress);
+        ..
+    } = scan_blobs(&git_dir, matcher, parent_blobs, archives, None, progress);
     report_failures(&changes, failed, &mut scan);
     for change in &changes {
         let Some(found) = keys.get(&change.blob) else {
