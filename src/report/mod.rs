@@ -284,7 +284,7 @@ pub fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::findings::{Encoding, Secret};
+    use crate::findings::{Encoding, Location, Secret};
     use crate::rules::RuleSet;
 
     fn finding(path: &str, line: u64, body: &str, live: bool) -> Finding {
@@ -300,6 +300,34 @@ mod tests {
             Secret::new(format!("{prefix}{body}"), 8),
             Encoding::Raw,
         )
+    }
+
+    #[test]
+    fn an_archive_members_location_is_the_archive() {
+        let mut f = finding(
+            "dist/h.tgz!../../src/main.rs",
+            3,
+            "Member1Key2Path3Zz",
+            true,
+        );
+        // Not found inside an archive: a file whose name holds `!`.
+        assert!(matches!(
+            f.location(),
+            Location::File {
+                path: "dist/h.tgz!../../src/main.rs",
+                line: 3,
+                ..
+            }
+        ));
+        f.encoding = Encoding::Archive;
+        let Location::ArchiveMember {
+            archive, member, ..
+        } = f.location()
+        else {
+            panic!("{:?}", f.location());
+        };
+        assert_eq!((archive, member), ("dist/h.tgz", "../../src/main.rs"));
+        assert_eq!(UriBase::default().relative(archive), "dist/h.tgz");
     }
 
     #[test]

@@ -344,7 +344,9 @@ fn result(f: &Finding, rule: &Rule, uris: Option<&UriBase>) -> Value {
     match location {
         Location::PathName { .. } => properties["inPath"] = json!(true),
         Location::ArchiveMember { member, line, .. } => {
+            // The line and column are the member's, not the archive file's: no region.
             properties["member"] = json!(redact_keys(member));
+            properties["memberLine"] = json!(line);
             text.push_str(&format!(" In the archive's member {member}, line {line}."));
         }
         _ => {

@@ -12,7 +12,7 @@
 //! deliberate skip, like `--max-file-size`, that does not make the answer incomplete).
 
 use std::fmt;
-use std::io::{self, Cursor, Read, Seek};
+use std::io::{self, Cursor, Read, Seek, Write};
 
 use flate2::read::MultiGzDecoder;
 
@@ -44,11 +44,14 @@ impl Default for Limits {
     }
 }
 
-/// A nested zip is read into memory (zip needs to seek); at most this much of one.
-const NESTED_ZIP_IN_MEMORY: u64 = 256 << 20;
+/// A nested zip is read into memory (zip needs to seek) up to this size; a larger one goes to a
+/// temporary file.
+const NESTED_ZIP_IN_MEMORY: u64 = 16 << 20;
 /// Compressed sizes below this are treated as this for the ratio bound: a 20-byte gzip of a
 /// 30 KB text is ordinary, not a bomb.
 const RATIO_FLOOR: u64 = 1024;
+/// Parts of one archive not read whole that are said one a line; the rest are counted.
+pub const SKIPS_SAID: usize = 20;
 /// Bytes of a file that [`sniff`] looks at (a tar header's magic sits at 257).
 pub const HEAD: usize = 512;
 
@@ -110,6 +113,31 @@ pub struct Skipped {
     pub detail: String,
 }
 
+impl ArchiveScan {
+    /// Parts not read whole, said or not.
+    pub fn bounds_reached(&self) -> u64 {
+        self.skipped.len() as u64 + self.skipped_more
+    }
+
+    /// One line for a person per part not read whole (and one for the rest), about the archive at
+    /// `path`.
+    pub fn describe_skips(&self, path: &str) -> Vec<String> {
+        describe_skips(&self.skipped, self.skipped_more, path)
+    }
+}
+
+/// One line per part not read whole, and one for the `more` not listed.
+pub fn describe_skips(skipped: &[Skipped], more: u64, path: &str) -> Vec<String> {
+    let mut lines: Vec<String> = skipped.iter().map(|k| k.describe(path)).collect();
+    if more > 0 {
+        lines.push(format!(
+            "{}: {more} more parts of this archive were not read whole",
+            printable(path)
+        ));
+    }
+    lines
+}
+
 impl Skipped {
     /// One line for a person, about the archive at `path`.
     pub fn describe(&self, path: &str) -> String {
@@ -134,11 +162,23 @@ pub struct MemberHit {
     pub located: Located,
 }
 
+/// `located` (found in a member of the archive at `outer`) as reported at `outer!member`: a key in
+/// the member's name (line 0) has its column counted in that whole path.
+pub fn at_outer(outer: &str, mut located: Located) -> Located {
+    if located.line == 0 {
+        located.column += outer.chars().count() as u64 + 1;
+    }
+    located
+}
+
 /// What reading one archive gave.
 #[derive(Debug, Default)]
 pub struct ArchiveScan {
     pub hits: Vec<MemberHit>,
+    /// The first [`SKIPS_SAID`] parts not read whole, to be said one a line.
     pub skipped: Vec<Skipped>,
+    /// How many more parts were not read whole (counted, said in one line).
+    pub skipped_more: u64,
     /// Members scanned.
     pub members: u64,
     /// Bytes decompressed.
@@ -263,8 +303,17 @@ impl<R: Read> Read for Bounded<R> {
 }
 
 impl Walk<'_, '_, '_> {
+    /// Records a part not read whole: said for the first [`SKIPS_SAID`], counted for the rest.
+    fn skip(&mut self, skipped: Skipped) {
+        if self.result.skipped.len() < SKIPS_SAID {
+            self.result.skipped.push(skipped);
+        } else {
+            self.result.skipped_more += 1;
+        }
+    }
+
     fn unreadable(&mut self, member: String, detail: String) {
-        self.result.skipped.push(Skipped {
+        self.skip(Skipped {
             member,
             bound: Bound::Unreadable,
             detail,
@@ -279,7 +328,7 @@ impl Walk<'_, '_, '_> {
     fn entry(&mut self, member: &str) -> bool {
         self.entries += 1;
         if self.entries > self.limits.max_entries {
-            self.result.skipped.push(Skipped {
+            self.skip(Skipped {
                 member: member.to_string(),
                 bound: Bound::Entries,
                 detail: String::new(),
@@ -287,6 +336,32 @@ impl Walk<'_, '_, '_> {
             return false;
         }
         true
+    }
+
+    /// Keys in a member's own name (`name`, listed in the archive below `prefix`): findings at line
+    /// 0, their column counted in the member's whole `!`-separated path. Names inside a compressed
+    /// or nested archive are not in the bytes scanned as they are.
+    fn name_keys(&mut self, prefix: &str, name: &str) {
+        let found = crate::sources::path_keys::in_path(self.scanner.matcher(), name);
+        if found.is_empty() {
+            return;
+        }
+        let member = join(prefix, name);
+        let before = if prefix.is_empty() {
+            0
+        } else {
+            prefix.chars().count() as u64 + 1
+        };
+        self.result
+            .hits
+            .extend(found.into_iter().map(|mut located| {
+                located.column += before;
+                located.candidate.encoding = Encoding::Archive;
+                MemberHit {
+                    member: member.clone(),
+                    located,
+                }
+            }));
     }
 
     /// A reader over `inner` bounded by the bytes left and, when the member's stored size is
@@ -309,7 +384,9 @@ impl Walk<'_, '_, '_> {
 
     /// Scans one member's content: an archive in it is opened (within the depth), anything else is
     /// scanned as it is. `depth` is the level of the archive holding the member.
-    fn member(&mut self, reader: &mut dyn Read, member: &str, depth: u32) {
+    /// `stored`: the member's size when its container says it (the compressed size of a gzip
+    /// stream inside it, for the ratio bound).
+    fn member(&mut self, reader: &mut dyn Read, member: &str, depth: u32, stored: Option<u64>) {
         let mut head = Vec::with_capacity(HEAD);
         if let Err(e) = reader.take(HEAD as u64).read_to_end(&mut head) {
             self.unreadable(member.to_string(), e.to_string());
@@ -321,12 +398,12 @@ impl Walk<'_, '_, '_> {
                 let mut whole = Cursor::new(head).chain(reader);
                 match kind {
                     Kind::Zip => self.nested_zip(&mut whole, member, depth + 1),
-                    Kind::Gzip => self.gzip(&mut whole, member, 0, depth + 1),
+                    Kind::Gzip => self.gzip(&mut whole, member, stored.unwrap_or(0), depth + 1),
                     Kind::Tar => self.tar(&mut whole, member, depth + 1),
                 }
                 return;
             }
-            self.result.skipped.push(Skipped {
+            self.skip(Skipped {
                 member: member.to_string(),
                 bound: Bound::Depth,
                 detail: String::new(),
@@ -355,14 +432,15 @@ impl Walk<'_, '_, '_> {
         &mut self,
         inner: R,
         compressed: Option<u64>,
+        size: Option<u64>,
         member: &str,
         depth: u32,
     ) {
         let mut bounded = self.bounded(inner, compressed);
-        self.member(&mut bounded, member, depth);
+        self.member(&mut bounded, member, depth, size);
         self.result.bytes += bounded.read;
         if bounded.hit {
-            self.result.skipped.push(Skipped {
+            self.skip(Skipped {
                 member: member.to_string(),
                 bound: bounded.bound,
                 detail: String::new(),
@@ -377,7 +455,7 @@ impl Walk<'_, '_, '_> {
         };
         for index in 0..archive.len() {
             if self.bytes_left() == 0 {
-                self.result.skipped.push(Skipped {
+                self.skip(Skipped {
                     member: prefix.to_string(),
                     bound: Bound::Bytes,
                     detail: String::new(),
@@ -395,41 +473,92 @@ impl Walk<'_, '_, '_> {
                     continue;
                 }
             };
-            if file.is_dir() {
+            // A name ending in `/` with content still holds bytes: only an empty one is a folder.
+            if file.is_dir() && file.size() == 0 {
                 continue;
             }
-            let name = join(prefix, &String::from_utf8_lossy(file.name_raw()));
+            let listed = String::from_utf8_lossy(file.name_raw()).into_owned();
+            let name = join(prefix, &listed);
             if !self.entry(&name) {
                 return;
             }
-            let compressed = file.compressed_size();
-            self.read_member(&mut file, Some(compressed), &name, depth);
+            self.name_keys(prefix, &listed);
+            let (compressed, size) = (file.compressed_size(), file.size());
+            self.read_member(&mut file, Some(compressed), Some(size), &name, depth);
         }
     }
 
+    /// A zip inside an archive: zip needs to seek, so it is read first, into memory up to
+    /// [`NESTED_ZIP_IN_MEMORY`], beyond that into an unnamed temporary file (deleted when closed),
+    /// so memory stays bounded whatever the nesting.
     fn nested_zip(&mut self, reader: &mut dyn Read, member: &str, depth: u32) {
-        let cap = self.bytes_left().min(NESTED_ZIP_IN_MEMORY);
-        let mut bytes = Vec::new();
         let mut bounded = Bounded {
             inner: reader,
             read: 0,
-            limit: cap,
+            limit: self.bytes_left(),
             bound: Bound::Bytes,
             hit: false,
         };
-        if let Err(e) = bounded.read_to_end(&mut bytes) {
+        let mut bytes = Vec::new();
+        let result = (&mut bounded)
+            .take(NESTED_ZIP_IN_MEMORY)
+            .read_to_end(&mut bytes);
+        if let Err(e) = result {
             return self.unreadable(member.to_string(), e.to_string());
         }
-        if bounded.hit {
-            // A zip read in part has no central directory: say so and leave it.
-            self.result.skipped.push(Skipped {
-                member: member.to_string(),
-                bound: Bound::Bytes,
-                detail: String::new(),
+        if bytes.len() as u64 == NESTED_ZIP_IN_MEMORY {
+            let spilled = tempfile::tempfile().and_then(|mut file| {
+                file.write_all(&bytes)?;
+                io::copy(&mut bounded, &mut file)?;
+                Ok(file)
             });
-            return;
+            drop(bytes);
+            match spilled {
+                Ok(file) if !bounded.hit => self.nested_zip_of(file, member, depth),
+                Ok(_) => self.partial_zip(member),
+                Err(e) => self.unreadable(member.to_string(), e.to_string()),
+            }
+        } else if bounded.hit {
+            self.partial_zip(member);
+        } else {
+            self.nested_zip_of(Cursor::new(bytes), member, depth);
         }
-        self.zip(Cursor::new(bytes), member, depth);
+    }
+
+    /// A zip read in part has no central directory: say so and leave it.
+    fn partial_zip(&mut self, member: &str) {
+        self.skip(Skipped {
+            member: member.to_string(),
+            bound: Bound::Bytes,
+            detail: String::new(),
+        });
+    }
+
+    fn nested_zip_of<R: Read + Seek>(&mut self, mut input: R, member: &str, depth: u32) {
+        // The nested zip's own bytes (its comment, extra fields, names) are scanned as they are
+        // too, like an outermost archive's: what its members hold is reported in them.
+        let mut raw = Vec::new();
+        if let Err(e) = input
+            .rewind()
+            .and_then(|()| self.scanner.scan(&mut input, &mut raw).map(|_| ()))
+        {
+            self.unreadable(member.to_string(), e.to_string());
+        }
+        let before = self.result.hits.len();
+        self.zip(input, member, depth);
+        let in_members: std::collections::HashSet<&crate::findings::Secret> = self.result.hits
+            [before..]
+            .iter()
+            .map(|m| &m.located.candidate.secret)
+            .collect();
+        raw.retain(|r| !in_members.contains(&r.candidate.secret));
+        self.result.hits.extend(raw.into_iter().map(|mut located| {
+            located.candidate.encoding = Encoding::Archive;
+            MemberHit {
+                member: member.to_string(),
+                located,
+            }
+        }));
     }
 
     /// A gzip stream: a tar inside is read as a compressed tar (one level), anything else as the
@@ -448,13 +577,17 @@ impl Walk<'_, '_, '_> {
         } else {
             let header = bounded.inner.header().and_then(|h| h.filename());
             let stream = if prefix.is_empty() { self.name } else { prefix };
-            let name = join(prefix, &gunzipped_name(stream, header));
+            let listed = gunzipped_name(stream, header);
+            if header.is_some_and(|n| !n.is_empty()) {
+                self.name_keys(prefix, &listed);
+            }
+            let name = join(prefix, &listed);
             let mut whole = Cursor::new(head).chain(&mut bounded);
-            self.member(&mut whole, &name, depth);
+            self.member(&mut whole, &name, depth, None);
         }
         self.result.bytes += bounded.read;
         if bounded.hit {
-            self.result.skipped.push(Skipped {
+            self.skip(Skipped {
                 member: prefix.to_string(),
                 bound: bounded.bound,
                 detail: String::new(),
@@ -468,7 +601,7 @@ impl Walk<'_, '_, '_> {
         self.tar_entries(&mut bounded, prefix, depth);
         self.result.bytes += bounded.read;
         if bounded.hit {
-            self.result.skipped.push(Skipped {
+            self.skip(Skipped {
                 member: prefix.to_string(),
                 bound: Bound::Bytes,
                 detail: String::new(),
@@ -488,15 +621,24 @@ impl Walk<'_, '_, '_> {
                 Ok(entry) => entry,
                 Err(e) => return self.unreadable(prefix.to_string(), e.to_string()),
             };
-            if !entry.header().entry_type().is_file() {
+            // Entries with no content of their own are left; every other type is read, as GNU tar
+            // extracts contiguous files ('7') and unknown types as regular files.
+            use tar::EntryType as T;
+            if matches!(
+                entry.header().entry_type(),
+                T::Directory | T::Symlink | T::Link | T::Char | T::Block | T::Fifo
+            ) {
                 continue;
             }
-            let name = join(prefix, &String::from_utf8_lossy(&entry.path_bytes()));
+            let listed = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let name = join(prefix, &listed);
             if !self.entry(&name) {
                 return;
             }
+            self.name_keys(prefix, &listed);
             // Stored, not compressed: the bytes bound of the stream applies, not the ratio.
-            self.member(&mut entry, &name, depth);
+            let size = entry.size();
+            self.member(&mut entry, &name, depth, Some(size));
         }
     }
 }
@@ -529,6 +671,69 @@ mod tests {
         out.into_inner()
     }
 
+    fn stored_zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut out = Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut out);
+        for (name, bytes) in members {
+            let options = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored)
+                .large_file(bytes.len() > u32::MAX as usize);
+            zip.start_file(*name, options).unwrap();
+            zip.write_all(bytes).unwrap();
+        }
+        zip.finish().unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn a_large_nested_zip_is_read_through_a_temporary_file_not_memory() {
+        // 17 MiB of filler, then the key: beyond what a nested zip may take in memory.
+        let mut text = vec![b'.'; 17 << 20];
+        text.extend_from_slice(format!("\nkey={}\n", key()).as_bytes());
+        let inner = stored_zip_of(&[("big.txt", &text)]);
+        let outer = stored_zip_of(&[("lib/inner.zip", &inner)]);
+        let s = scan(&outer, &Limits::default());
+        assert!(
+            places(&s).contains(&("lib/inner.zip!big.txt".to_string(), 2)),
+            "{:?}",
+            places(&s)
+        );
+        assert!(s.skipped.is_empty(), "{:?}", s.skipped);
+    }
+
+    #[test]
+    fn the_ratio_bound_holds_for_a_gzip_inside_an_archive() {
+        let mut text = format!("k={}\n", key()).into_bytes();
+        text.resize(4 << 20, b'0');
+        let strict = Limits {
+            max_ratio: 100,
+            ..Limits::default()
+        };
+        let doc = stored_zip_of(&[("nested.gz", &gzip_of(&text))]);
+        let s = scan(&doc, &strict);
+        assert_eq!(places(&s).len(), 1);
+        assert_eq!(s.skipped.len(), 1, "{:?}", s.skipped);
+        assert_eq!(s.skipped[0].bound, Bound::Ratio);
+    }
+
+    #[test]
+    fn parts_not_read_whole_are_said_for_the_first_few_and_counted_for_the_rest() {
+        let broken: Vec<(String, Vec<u8>)> = (0..30)
+            .map(|i| (format!("b{i:02}.zip"), b"PK\x03\x04 broken".to_vec()))
+            .collect();
+        let members: Vec<(&str, &[u8])> = broken
+            .iter()
+            .map(|(n, b)| (n.as_str(), b.as_slice()))
+            .collect();
+        let s = scan(&tar_of(&members), &Limits::default());
+        assert_eq!(s.skipped.len(), SKIPS_SAID);
+        assert_eq!(s.skipped_more, 10);
+        assert_eq!(s.bounds_reached(), 30);
+        let lines = s.describe_skips("t.tar");
+        assert_eq!(lines.len(), SKIPS_SAID + 1);
+        assert!(lines.last().unwrap().contains("10 more parts"), "{lines:?}");
+    }
+
     fn gzip_of(bytes: &[u8]) -> Vec<u8> {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(bytes).unwrap();
@@ -559,6 +764,80 @@ mod tests {
             .iter()
             .map(|h| (h.member.clone(), h.located.line))
             .collect()
+    }
+
+    #[test]
+    fn a_key_in_a_member_name_is_a_finding_at_line_zero() {
+        // In a .tgz the member names are compressed: the file's bytes as they are hold no key.
+        let named = format!("pkg/{}.env", key());
+        let tgz = gzip_of(&tar_of(&[(named.as_str(), b"nothing here")]));
+        let s = scan(&tgz, &Limits::default());
+        assert_eq!(places(&s), vec![(named.clone(), 0)]);
+        assert_eq!(s.hits[0].located.column, 5);
+        assert_eq!(s.hits[0].located.candidate.secret.expose(), key());
+        // Nested: the column counts the whole member path.
+        let zip = zip_of(&[("inner.tgz", &tgz)]);
+        let s = scan(&zip, &Limits::default());
+        assert_eq!(places(&s), vec![(format!("inner.tgz!{named}"), 0)]);
+        assert_eq!(s.hits[0].located.column, 15);
+    }
+
+    #[test]
+    fn a_nested_archives_own_bytes_and_gzip_names_are_scanned() {
+        // A key in the comment of a zip inside a zip: in no member, and compressed in the outer.
+        let mut inner = Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut inner);
+        zip.start_file("x.txt", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        zip.write_all(b"nothing").unwrap();
+        zip.set_comment(key()).unwrap();
+        zip.finish().unwrap();
+        let outer = zip_of(&[("inner.zip", inner.get_ref().as_slice())]);
+        let s = scan(&outer, &Limits::default());
+        assert_eq!(places(&s), vec![("inner.zip".to_string(), 1)]);
+        assert_eq!(s.hits[0].located.candidate.secret.expose(), key());
+        // A key in the file name of a gzip header, inside a zip.
+        let mut gz = flate2::GzBuilder::new()
+            .filename(format!("{}.txt", key()))
+            .write(Vec::new(), flate2::Compression::default());
+        gz.write_all(b"hi").unwrap();
+        let outer = zip_of(&[("inner.gz", gz.finish().unwrap().as_slice())]);
+        let s = scan(&outer, &Limits::default());
+        assert_eq!(places(&s), vec![(format!("inner.gz!{}.txt", key()), 0)]);
+    }
+
+    #[test]
+    fn a_zip_member_named_like_a_folder_with_content_is_scanned() {
+        let text = format!("k={}\n", key());
+        let doc = zip_of(&[("conf/", text.as_bytes())]);
+        assert_eq!(
+            places(&scan(&doc, &Limits::default())),
+            vec![("conf/".to_string(), 1)]
+        );
+    }
+
+    #[test]
+    fn tar_entries_of_every_content_type_are_scanned() {
+        // GNU tar extracts contiguous files ('7') and unknown types as regular files: an
+        // attacker's typeflag must not hide a member's content.
+        let text = format!("k={}\n", key());
+        for flag in [b'7', b'Z'] {
+            let mut tar = tar::Builder::new(Vec::new());
+            let mut header = tar::Header::new_gnu();
+            header.set_size(text.len() as u64);
+            header.set_mode(0o644);
+            header.set_entry_type(tar::EntryType::new(flag));
+            header.set_cksum();
+            tar.append_data(&mut header, "m.txt", text.as_bytes())
+                .unwrap();
+            let tgz = gzip_of(&tar.into_inner().unwrap());
+            let s = scan(&tgz, &Limits::default());
+            assert_eq!(
+                places(&s),
+                vec![("m.txt".to_string(), 1)],
+                "typeflag {flag}"
+            );
+        }
     }
 
     #[test]

@@ -232,21 +232,21 @@ fn archive_hits(
         .fetch_add(scan.members, Ordering::Relaxed);
     counters
         .archive_bounds
-        .fetch_add(scan.skipped.len() as u64, Ordering::Relaxed);
-    raw.retain(|r| {
-        !scan
-            .hits
-            .iter()
-            .any(|m| m.located.candidate.secret == r.candidate.secret)
-    });
-    let warnings = scan.skipped.iter().map(|k| k.describe(shown)).collect();
+        .fetch_add(scan.bounds_reached(), Ordering::Relaxed);
+    let in_members: std::collections::HashSet<&crate::findings::Secret> = scan
+        .hits
+        .iter()
+        .map(|m| &m.located.candidate.secret)
+        .collect();
+    raw.retain(|r| !in_members.contains(&r.candidate.secret));
+    let warnings = scan.describe_skips(shown);
     let hits = scan
         .hits
         .into_iter()
         .map(|m| Hit {
             path: format!("{shown}!{}", m.member),
             commit: None,
-            located: m.located,
+            located: archive::at_outer(shown, m.located),
         })
         .collect();
     (hits, warnings)

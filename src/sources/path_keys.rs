@@ -72,6 +72,12 @@ pub fn push_for_paths<'p>(
 /// once a path, at the commit of its first hit.
 pub fn add_for_hits(hits: &mut Vec<Hit>, matcher: &Matcher) {
     let mut seen: HashSet<&str> = HashSet::new();
+    // Keys in archive members' names are already found (at line 0) by the archive reader.
+    let named: HashSet<(&str, &crate::findings::Secret)> = hits
+        .iter()
+        .filter(|h| h.located.line == 0)
+        .map(|h| (h.path.as_str(), &h.located.candidate.secret))
+        .collect();
     let mut found: Vec<(String, Option<Arc<CommitInfo>>, Vec<Located>)> = Vec::new();
     let mut last: Option<&str> = None;
     for hit in hits.iter() {
@@ -79,7 +85,8 @@ pub fn add_for_hits(hits: &mut Vec<Hit>, matcher: &Matcher) {
             continue;
         }
         last = Some(&hit.path);
-        let located = in_path(matcher, &hit.path);
+        let mut located = in_path(matcher, &hit.path);
+        located.retain(|l| !named.contains(&(hit.path.as_str(), &l.candidate.secret)));
         if !located.is_empty() {
             found.push((hit.path.clone(), hit.commit.clone(), located));
         }

@@ -83,8 +83,9 @@ pub(super) struct BlobKeys {
     pub(super) found: Vec<Located>,
     /// Keys in an archive's members, with the member's path (`inner/path`, `a.zip!b`).
     pub(super) members: Vec<(String, Located)>,
-    /// What the archive's bounds stopped.
+    /// What the archive's bounds stopped (the first few, and how many more).
     pub(super) bounds: Vec<archive::Skipped>,
+    pub(super) bounds_more: u64,
 }
 
 impl BlobKeys {
@@ -143,17 +144,19 @@ pub(super) fn open_archive(
     };
     let opened = archive::scan_bytes(scanner, "", content, kind, limits);
     // A key in a stored member is reported once, in the member.
-    keys.found.retain(|r| {
-        !opened
-            .hits
-            .iter()
-            .any(|m| m.located.candidate.secret == r.candidate.secret)
-    });
+    let in_members: HashSet<&Secret> = opened
+        .hits
+        .iter()
+        .map(|m| &m.located.candidate.secret)
+        .collect();
+    keys.found
+        .retain(|r| !in_members.contains(&r.candidate.secret));
     keys.members = opened
         .hits
         .into_iter()
         .map(|m| (m.member, m.located))
         .collect();
+    keys.bounds_more = opened.skipped_more;
     keys.bounds = opened.skipped;
 }
 
@@ -241,9 +244,12 @@ pub(super) fn archive_bounds(path: &str, keys: &BlobKeys, scan: &mut Scan) {
     if keys.bounds.is_empty() {
         return;
     }
-    scan.stats.archive_bounds += keys.bounds.len() as u64;
-    scan.warnings
-        .extend(keys.bounds.iter().map(|b| b.describe(path)));
+    scan.stats.archive_bounds += keys.bounds.len() as u64 + keys.bounds_more;
+    scan.warnings.extend(archive::describe_skips(
+        &keys.bounds,
+        keys.bounds_more,
+        path,
+    ));
 }
 
 pub(super) fn report_failures<'c>(

@@ -135,10 +135,14 @@ pub fn scan_history(
             for (member, located) in found.new_against(&parents) {
                 let path = member_path(&change.path, member);
                 if seen.insert((located.candidate.secret.clone(), path.clone())) {
+                    let located = match member {
+                        Some(_) => crate::sources::archive::at_outer(&change.path, located.clone()),
+                        None => located.clone(),
+                    };
                     scan.hits.push(Hit {
                         path,
                         commit: Some(info()),
-                        located: located.clone(),
+                        located,
                     });
                 }
             }

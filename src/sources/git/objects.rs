@@ -543,21 +543,20 @@ fn open_archives(
         let opened = archive::scan_bytes(&mut scanner, "", content, kind, limits);
         scan.stats.archives += 1;
         scan.stats.archive_members += opened.members;
-        scan.stats.archive_bounds += opened.skipped.len() as u64;
+        scan.stats.archive_bounds += opened.bounds_reached();
         let name = format!("blob {oid}");
-        scan.warnings
-            .extend(opened.skipped.iter().map(|k| k.describe(&name)));
+        scan.warnings.extend(opened.describe_skips(&name));
         if opened.hits.is_empty() {
             continue;
         }
         let raw = objects.blob_keys.entry(n).or_default();
         // A key in a stored member is reported once, in the member.
-        raw.retain(|r| {
-            !opened
-                .hits
-                .iter()
-                .any(|m| m.located.candidate.secret == r.candidate.secret)
-        });
+        let in_members: HashSet<&Secret> = opened
+            .hits
+            .iter()
+            .map(|m| &m.located.candidate.secret)
+            .collect();
+        raw.retain(|r| !in_members.contains(&r.candidate.secret));
         objects.member_keys.insert(
             n,
             opened
@@ -738,7 +737,7 @@ pub fn scan_all(
                     scan.hits.push(Hit {
                         path: at,
                         commit: Some(info()),
-                        located: located.clone(),
+                        located: archive::at_outer(path, located.clone()),
                     });
                 }
             }

@@ -226,10 +226,14 @@ pub fn scan_staged(
             .collect();
         // Every occurrence of a new key: the person fixing the commit needs every line.
         for (member, located) in found.new_against(&parents) {
+            let located = match member {
+                Some(_) => crate::sources::archive::at_outer(&change.path, located.clone()),
+                None => located.clone(),
+            };
             scan.hits.push(Hit {
                 path: member_path(&change.path, member),
                 commit: None,
-                located: located.clone(),
+                located,
             });
         }
     }
