@@ -294,6 +294,22 @@ impl VerificationStatus {
 pub struct Verification {
     pub status: VerificationStatus,
     pub detail: String,
+    /// The key's own entry in the listing that verified it, when the listing identifies it (the
+    /// revocation rule: exactly one listed key whose prefix the key starts with, whole listing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<KeyEntry>,
+    /// When the listing does not identify the key: how many listed keys could be it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matching_keys: Option<u64>,
+}
+
+/// A key's entry in the account's listing, as the API gave it (made printable when stored).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyEntry {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+    pub last_used: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -462,6 +478,9 @@ pub struct Finding {
     pub revocation: Option<Box<Revocation>>,
     #[serde(skip)]
     pub secret: Secret,
+    /// The text around a raw key on its line, printable and redacted (human output, `--context`).
+    #[serde(skip)]
+    pub context: Option<Box<str>>,
     /// Index of the rule in the rule set in force.
     #[serde(skip)]
     pub rule_index: usize,
@@ -492,6 +511,7 @@ impl Finding {
             verification: None,
             revocation: None,
             secret,
+            context: None,
             rule_index,
         }
     }

@@ -759,6 +759,7 @@ pub fn finish(
             }
         }
         let allowed_inline = hit.located.allowed_inline;
+        let context = hit.located.context;
         let c = hit.located.candidate;
         let inside = findings::builtin_inside(&rules, c.rule, &c.secret);
         let mut finding = Finding::new(
@@ -771,6 +772,7 @@ pub fn finish(
             c.encoding,
         );
         finding.commit = hit.commit;
+        finding.context = context;
         // A user's rule never hides the built-in finding of a key inside its match.
         if let Some((index, offset)) = inside {
             found.push(finding.as_rule(rules.get(index), index, offset));

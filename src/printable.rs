@@ -109,6 +109,69 @@ pub fn code_span(s: &str) -> String {
     format!("{fence}{pad}{body}{pad}{fence}")
 }
 
+/// The source text around a key, for a person to recognise it: at most `max` characters of the
+/// key's line, the key itself as `redacted`, every other key-shaped text redacted and control
+/// characters escaped. `before` and `after` are the raw bytes next to the key on its line; `cut_*`
+/// says the line goes on past them, so a partial word there (perhaps part of another key) is
+/// dropped rather than shown.
+pub fn snippet(
+    before: &[u8],
+    redacted: &str,
+    after: &[u8],
+    cut_before: bool,
+    cut_after: bool,
+    max: usize,
+) -> String {
+    let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+    let mut before = before;
+    if cut_before {
+        let skip = before.iter().take_while(|b| word(b)).count();
+        before = &before[skip..];
+    }
+    let mut after = after;
+    if cut_after {
+        let keep = after.len() - after.iter().rev().take_while(|b| word(b)).count();
+        after = &after[..keep];
+    }
+    let clean = |bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes).replace('\t', " ");
+        // A multi-byte character cut at the window's edge is no character: leave it out.
+        let text = text.trim_matches('\u{fffd}');
+        printable(text).into_owned()
+    };
+    let before = clean(before);
+    let before = before.trim_start();
+    let after = clean(after);
+    let after = after.trim_end();
+    let key_len = redacted.chars().count();
+    let room = max.saturating_sub(key_len);
+    let (b_len, a_len) = (before.chars().count(), after.chars().count());
+    // Half the room on each side; what one side does not need goes to the other.
+    let b_room = (room / 2).max(room.saturating_sub(a_len)).min(b_len);
+    let a_room = room.saturating_sub(b_room).min(a_len);
+    let shown_before: String = if b_room < b_len {
+        let tail: String = before.chars().skip(b_len - b_room + 1).collect();
+        if b_room > 0 {
+            format!("…{tail}")
+        } else {
+            String::new()
+        }
+    } else {
+        before.to_string()
+    };
+    let shown_after: String = if a_room < a_len {
+        let head: String = after.chars().take(a_room.saturating_sub(1)).collect();
+        if a_room > 0 {
+            format!("{head}…")
+        } else {
+            String::new()
+        }
+    } else {
+        after.to_string()
+    };
+    format!("{shown_before}{redacted}{shown_after}")
+}
+
 /// A JSON formatter that also writes `\uXXXX` for the characters JSON allows raw but a terminal
 /// or a viewer would act on (DEL, C1 controls, bidirectional overrides): the parsed value is
 /// unchanged, the bytes on disk hold none of them.
@@ -217,6 +280,42 @@ mod tests {
 
     fn key() -> String {
         format!("sk_live_{}", "Zt7Kq2Wm9Rb4Xv8Lp3Nc6Hd1")
+    }
+
+    #[test]
+    fn snippets_are_short_redacted_and_never_show_part_of_a_key() {
+        let other = format!("sk_test_{}", "Other9Key8Body7Xyz");
+        let before = format!("\tconst a = \"{other}\"; const b = \"");
+        let s = snippet(
+            before.as_bytes(),
+            "sk_live_Zt…Hd",
+            b"\"; // prod\x1b[2J",
+            false,
+            false,
+            80,
+        );
+        assert!(!s.contains(&other), "{s}");
+        assert!(
+            s.contains("sk_test_Othe…7Xyz") || s.contains("sk_test_"),
+            "{s}"
+        );
+        assert!(s.contains("sk_live_Zt…Hd\"; // prod\\x1b[2J"), "{s}");
+        assert!(s.starts_with("const a"), "{s}");
+        // Long lines are cut to `max` characters, never in the middle of a word at a cut edge.
+        let long_before = format!("{}AbCdEfGhIjKlMnOp = ", "word ".repeat(40));
+        let s = snippet(
+            long_before.as_bytes(),
+            "sk_live_Zt…Hd",
+            "; x".repeat(50).as_bytes(),
+            true,
+            true,
+            40,
+        );
+        assert_eq!(s.chars().count(), 40, "{s}");
+        assert!(s.contains("sk_live_Zt…Hd"), "{s}");
+        // A cut through a word (perhaps a key's body) drops the partial word.
+        let s = snippet(b"Kq2Wm9Rb4Xv8 = ", "sk_live_Zt…Hd", b"", true, false, 80);
+        assert_eq!(s, "= sk_live_Zt…Hd");
     }
 
     #[test]

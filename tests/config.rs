@@ -50,9 +50,10 @@ fn config_the_repository_configuration_is_found_from_anywhere() {
     assert_eq!(code, 0, "{findings:?} {stderr}");
     assert!(findings.is_empty(), "{findings:?}");
 
+    // json paths inside a work tree are relative to its root (issue 13 item 4).
     let (code, findings, _, stderr) = repo.scan(&["web"]);
     assert_eq!(code, 1, "{stderr}");
-    assert_eq!(paths_of(&findings), ["app.js"]);
+    assert_eq!(paths_of(&findings), ["web/app.js"]);
 
     // The file-list form: every tracked file, as typed.
     let files = repo.git(&["ls-files"]);
@@ -64,7 +65,7 @@ fn config_the_repository_configuration_is_found_from_anywhere() {
     // From a subfolder, with no PATH, and with a path that leaves it.
     let (code, findings, _, stderr) = scan_json(&repo.path().join("web"), &[]);
     assert_eq!(code, 1, "{stderr}");
-    assert_eq!(paths_of(&findings), ["app.js"]);
+    assert_eq!(paths_of(&findings), ["web/app.js"]);
     let (code, findings, _, stderr) = scan_json(
         &repo.path().join("web"),
         &["../fixtures/keys.txt", "env.example"],

@@ -134,12 +134,15 @@ fn tracked_files_are_scanned_whatever_the_ignore_files_say() {
     all.insert("build/untracked.cfg".into());
     assert_eq!(paths(&findings), all);
 
-    // A folder of the work tree, typed as the path.
+    // A folder of the work tree, typed as the path (json paths: from the work tree's root).
     let (_, findings, _, _) = scan_json(repo.path(), &["build"]);
-    assert!(paths(&findings).contains("out/app.cfg"), "{findings:#?}");
+    assert!(
+        paths(&findings).contains("build/out/app.cfg"),
+        "{findings:#?}"
+    );
     let (_, findings, _, _) = scan_json(&repo.path().join("build"), &[]);
     assert!(
-        paths(&findings).contains("out/app.cfg"),
+        paths(&findings).contains("build/out/app.cfg"),
         "from inside the folder: {findings:#?}"
     );
 

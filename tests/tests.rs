@@ -14,6 +14,7 @@ mod fuzz_corpora;
 mod git;
 mod golden;
 mod hostile;
+mod human_output;
 mod hygiene;
 mod output;
 mod properties;

@@ -230,6 +230,8 @@ mod tests {
         let verification = Verification {
             status: VerificationStatus::Active,
             detail: "the key works".into(),
+            key: None,
+            matching_keys: None,
         };
         log.record(
             "http://127.0.0.1:9",

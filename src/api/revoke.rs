@@ -308,6 +308,7 @@ mod tests {
                     id: id.to_string(),
                     name: String::new(),
                     prefix: p.to_string(),
+                    ..ListedKey::default()
                 })
                 .collect(),
             incomplete: paginated.then(|| "has_more".to_string()),

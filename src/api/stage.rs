@@ -12,9 +12,12 @@ use std::sync::Mutex;
 
 use super::audit::{AuditError, AuditLog, Event, KeySubject};
 use super::client::ApiClient;
+use super::revoke::clip;
 use super::revoke::{revoke, Attempt};
 use super::verify::{verify, Verdict};
-use crate::findings::{Finding, Revocation, RevocationStatus, Secret, VerificationStatus};
+use crate::findings::{
+    Finding, KeyEntry, Revocation, RevocationStatus, Secret, VerificationStatus,
+};
 use crate::rules::RuleSet;
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -39,6 +42,27 @@ fn record(
     audit.map_or(Ok(()), |audit| {
         audit.record(client.base().as_str(), key.subject.subject(), event)
     })
+}
+
+/// What the listing that verified a key says of it, for a person deciding what to do: its entry
+/// when the listing identifies it (by the same rule as revocation), else how many listed keys could
+/// be it. API text is made printable here, where it is stored.
+fn triage(verdict: &mut Verdict, secret: &Secret) {
+    let Some(listing) = &verdict.listing else {
+        return;
+    };
+    let v = &mut verdict.verification;
+    match super::revoke::identify(listing, secret) {
+        Ok(k) => {
+            v.key = Some(KeyEntry {
+                id: clip(&k.id, 128),
+                name: clip(&k.name, 128),
+                created_at: clip(&k.created_at, 64),
+                last_used: clip(&k.last_used, 64),
+            })
+        }
+        Err((_, candidates)) => v.matching_keys = Some(candidates.len() as u64),
+    }
 }
 
 /// Verifies (and with `options.revoke`, revokes) the keys of `findings`, attaching the outcomes.
@@ -98,7 +122,12 @@ pub fn run(
     if let Some(e) = crate::into_inner(failure) {
         return Err(e);
     }
-    let verdicts = crate::into_inner(verdicts);
+    let mut verdicts = crate::into_inner(verdicts);
+    for (key, verdict) in keys.iter().zip(verdicts.iter_mut()) {
+        if let Some(verdict) = verdict {
+            triage(verdict, &key.secret);
+        }
+    }
 
     // Revocation, one key at a time.
     let mut revocations: Vec<Option<Revocation>> = vec![None; keys.len()];

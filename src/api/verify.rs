@@ -20,11 +20,14 @@ use super::client::{Answer, ApiClient};
 use crate::findings::{Secret, Verification, VerificationStatus};
 
 /// One key of the account, as the listing shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListedKey {
     pub id: String,
     pub name: String,
     pub prefix: String,
+    /// Raw API text (print through `printable`); empty when the listing leaves it out.
+    pub created_at: String,
+    pub last_used: String,
 }
 
 /// The account's keys, from the listing that verified a key.
@@ -58,6 +61,8 @@ impl Verdict {
                 // Details may quote what the server or the connection said: printable here, so
                 // every format and the audit log print the same clean text.
                 detail: crate::printable::printable(&detail.into()).into_owned(),
+                key: None,
+                matching_keys: None,
             },
             http_status,
             listing: None,
@@ -185,6 +190,8 @@ pub fn parse_listing(body: &[u8]) -> Option<Listing> {
                 id: text(item, "id"),
                 name: text(item, "name"),
                 prefix: text(item, "prefix"),
+                created_at: text(item, "created_at"),
+                last_used: text(item, "last_used"),
             })
         })
         .collect::<Option<Vec<_>>>()?;
@@ -280,7 +287,9 @@ mod tests {
             vec![ListedKey {
                 id: "key_123".into(),
                 name: "Production Key".into(),
-                prefix: "sk_live_".into()
+                prefix: "sk_live_".into(),
+                created_at: "2025-01-01T00:00:00Z".into(),
+                last_used: "2025-01-15T10:30:00Z".into(),
             }]
         );
         assert!(listing.incomplete.is_none());

@@ -11,7 +11,7 @@ use super::{parse_size, stdout_color, Status};
 use skguard::api::stage;
 use skguard::findings::{Finding, VerificationStatus};
 use skguard::pipeline::{self, Flags, Mode, ScanRequest};
-use skguard::report::{self, Format, Report, UriBase};
+use skguard::report::{self, Format, HumanOptions, Report, UriBase};
 use skguard::sources::progress::Display;
 use skguard::sources::{self, git, WalkOptions};
 
@@ -92,9 +92,23 @@ pub struct ScanArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub api: super::api::ApiArgs,
+    /// Human output: show the source text around each raw finding, every key in it redacted
+    /// (auto: only when standard output is a terminal, never in CI logs, files or pipes).
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ContextWhen::Auto)]
+    pub context: ContextWhen,
     /// For the GitHub Action: append its outputs (counts, and the SARIF file when written) to FILE.
     #[arg(long, value_name = "FILE", hide = true)]
     pub github_output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ContextWhen {
+    /// When standard output is a terminal.
+    Auto,
+    /// Always, in a file too.
+    Always,
+    /// Never.
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -262,6 +276,13 @@ pub fn write_outputs(outputs: &[(Format, Option<PathBuf>)], report: &Report<'_>)
                 let file = File::create(path)
                     .with_context(|| format!("cannot write {}", path.display()))?;
                 let mut out = BufWriter::new(file);
+                // A file never carries source text unless --context always asks for it.
+                let human = HumanOptions {
+                    context: report.human.context_in_files,
+                    width: 80,
+                    ..report.human.clone()
+                };
+                let report = &Report { human, ..*report };
                 report::write(*format, report, &mut out, false)
                     .and_then(|()| out.flush())
                     .with_context(|| format!("cannot write {}", path.display()))?;
@@ -277,12 +298,12 @@ fn uri_base(mode: &Mode) -> Option<UriBase> {
     match mode {
         Mode::Staged(path) | Mode::History(path, _) => git::open(path)
             .ok()
-            .map(|repo| UriBase::new(&git::root(&repo))),
+            .map(|repo| UriBase::for_people(&git::root(&repo), Some(path))),
         Mode::Paths(paths) => match paths.as_slice() {
-            [path] if path.is_dir() => Some(UriBase::new(path)),
-            _ => Some(UriBase::new(Path::new("."))),
+            [path] if path.is_dir() => Some(UriBase::for_people(path, Some(path))),
+            _ => Some(UriBase::for_people(Path::new("."), None)),
         },
-        Mode::Stdin => Some(UriBase::new(Path::new("."))),
+        Mode::Stdin => Some(UriBase::for_people(Path::new("."), None)),
     }
 }
 
@@ -323,6 +344,11 @@ pub fn run(args: ScanArgs) -> Result<Status> {
 
     let request = args.target.request(args.baseline.as_deref())?;
     let mut collected = collect(&request)?;
+    // Paths in reports: relative to the work tree's root inside one (after the allowlist matched).
+    let mut uris = uri_base(&request.mode);
+    if let Some(uris) = uris.as_mut() {
+        uris.rebase(&mut collected.findings);
+    }
     let mut api_incomplete = false;
     if let Some((client, audit)) = &api {
         let options = stage::StageOptions {
@@ -337,7 +363,6 @@ pub fn run(args: ScanArgs) -> Result<Status> {
             args.fail_on == FailOn::Active,
         )?;
     }
-    let uris = uri_base(&request.mode);
     let report = Report {
         findings: &collected.findings,
         summary: &collected.summary,
@@ -345,6 +370,7 @@ pub fn run(args: ScanArgs) -> Result<Status> {
         show_secret: args.show_secret,
         staged: args.target.staged,
         uris: uris.as_ref(),
+        human: human_options(args.context),
     };
     let status = status(&collected, |f| args.fail_on.fails(f));
     let status = if api_incomplete {
@@ -363,6 +389,59 @@ pub fn run(args: ScanArgs) -> Result<Status> {
         super::github::write_outputs(file, &collected.findings, sarif_file.as_deref())?;
     }
     Ok(status)
+}
+
+/// The human report's layout: source text per `--context`, advice wrapped to the terminal's width
+/// (80 columns elsewhere), and the command that verifies this scan's keys again.
+fn human_options(context: ContextWhen) -> HumanOptions {
+    let terminal = io::stdout().is_terminal();
+    let width = terminal
+        .then(terminal_size::terminal_size)
+        .flatten()
+        .map_or(80, |(w, _)| usize::from(w.0).max(40));
+    HumanOptions {
+        context: match context {
+            ContextWhen::Auto => terminal,
+            ContextWhen::Always => true,
+            ContextWhen::Never => false,
+        },
+        context_in_files: context == ContextWhen::Always,
+        width,
+        reverify: Some(reverify_command(std::env::args_os().skip(1))),
+    }
+}
+
+/// This command line with `--verify` and without `--revoke`/`--dry-run`: it verifies the keys of
+/// this scan again and changes nothing. Arguments are quoted for a POSIX shell.
+fn reverify_command(args: impl Iterator<Item = std::ffi::OsString>) -> String {
+    let mut words = vec!["skguard".to_string()];
+    let mut verify = false;
+    for arg in args {
+        let arg = arg.to_string_lossy().into_owned();
+        match arg.as_str() {
+            "--revoke" | "--dry-run" => continue,
+            "--verify" => verify = true,
+            _ => {}
+        }
+        words.push(arg);
+    }
+    if !verify {
+        words.push("--verify".into());
+    }
+    words
+        .iter()
+        .map(|w| {
+            let plain = !w.is_empty()
+                && w.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_./=:@%+,-".contains(&b));
+            if plain {
+                w.clone()
+            } else {
+                format!("'{}'", w.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// With `-q/--quiet`, a clean run (no finding, exit status 0) writes no human report to standard

@@ -36,18 +36,26 @@ pub(super) fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> 
         let command = if f.kind.is_live() { "error" } else { "warning" };
         let title = printable(&format!("skguard: {} ({})", rule.spec.name, f.rule)).into_owned();
         let mut properties = Vec::new();
+        // Relative to the work tree's root, as SARIF's URIs (where GitHub looks for files).
+        let file = |path: &str| match report.uris {
+            Some(uris) => uris.relative(path),
+            None => path.to_string(),
+        };
         let location = f.location();
         match location {
             Location::CommitMessage { .. } => {}
             // The annotation points at the archive file itself; the member is named below.
             Location::ArchiveMember { archive, .. } => {
-                properties.push(format!("file={}", escape_property(&printable(archive))));
+                properties.push(format!(
+                    "file={}",
+                    escape_property(&printable(&file(archive)))
+                ));
             }
             Location::PathName { path, .. } => {
-                properties.push(format!("file={}", escape_property(&printable(path))));
+                properties.push(format!("file={}", escape_property(&printable(&file(path)))));
             }
             Location::File { path, line, column } | Location::TaggedBlob { path, line, column } => {
-                properties.push(format!("file={}", escape_property(&printable(path))));
+                properties.push(format!("file={}", escape_property(&printable(&file(path)))));
                 properties.push(format!("line={line}"));
                 properties.push(format!("col={column}"));
             }

@@ -93,6 +93,21 @@ pub struct Report<'a> {
     /// How SARIF URIs are made from reported paths (`None`: the paths as they are, never `..` or
     /// absolute).
     pub uris: Option<&'a UriBase>,
+    /// What only the human report uses.
+    pub human: HumanOptions,
+}
+
+/// How the human report is laid out.
+#[derive(Debug, Clone, Default)]
+pub struct HumanOptions {
+    /// Show the source text around each raw finding (`--context`).
+    pub context: bool,
+    /// Show it in a human report written to a file too (`--context always`).
+    pub context_in_files: bool,
+    /// Columns to wrap advice to (80 when 0).
+    pub width: usize,
+    /// The command that runs this scan again with `--verify` (advice after an unreachable API).
+    pub reverify: Option<String>,
 }
 
 /// At most this many occurrences of one file in `human` and `github` output (json and jsonl list
@@ -232,6 +247,7 @@ pub fn write(
     if report.show_secret && !format.may_show_secrets() {
         let redacted = Report {
             show_secret: false,
+            human: report.human.clone(),
             ..*report
         };
         return write(format, &redacted, out, color);

@@ -22,6 +22,9 @@ pub struct UriBase {
     base: Option<PathBuf>,
     /// The work tree that holds it (canonical).
     root: Option<PathBuf>,
+    /// Where reported paths are, as a person in the current folder types it (see
+    /// [`UriBase::for_people`]).
+    shown: Option<Shown>,
 }
 
 impl UriBase {
@@ -32,7 +35,11 @@ impl UriBase {
             .as_deref()
             .and_then(|b| b.ancestors().find(|a| a.join(".git").exists()))
             .map(Path::to_path_buf);
-        UriBase { base, root }
+        UriBase {
+            base,
+            root,
+            shown: None,
+        }
     }
 
     /// The URI of a reported path (before percent-encoding and redaction).
@@ -62,6 +69,124 @@ impl UriBase {
             .collect();
         slashes(&rest)
     }
+
+    /// Reported paths are relative to `base`, the folder that was scanned as the user typed it
+    /// (`typed`: the one folder or repository named on the command line; `None`: paths as typed).
+    /// Inside a work tree, [`UriBase::rebase`] makes them relative to its root.
+    pub fn for_people(base: &Path, typed: Option<&Path>) -> UriBase {
+        let mut uris = UriBase::new(base);
+        let cwd = std::env::current_dir().and_then(std::fs::canonicalize).ok();
+        uris.shown = match (&uris.root, typed, cwd) {
+            (Some(root), Some(typed), _) if typed.is_absolute() => {
+                Some(Shown::Absolute(root.clone()))
+            }
+            (Some(root), _, Some(cwd)) => Some(Shown::FromCwd {
+                root: root.clone(),
+                cwd,
+            }),
+            (Some(root), _, None) => Some(Shown::Absolute(root.clone())),
+            (None, typed, _) => Some(Shown::Typed(typed.unwrap_or(Path::new(".")).to_path_buf())),
+        };
+        uris
+    }
+
+    /// Inside a work tree, makes every reported path relative to its root (what json, jsonl,
+    /// SARIF and annotations print) and keeps them sorted. Paths outside it stay as they are.
+    pub fn rebase(&mut self, findings: &mut Vec<Finding>) {
+        let (Some(base), Some(root)) = (self.base.clone(), self.root.clone()) else {
+            return;
+        };
+        if base == root {
+            return;
+        }
+        for f in findings.iter_mut() {
+            if f.path.starts_with('(') || f.path == "-" {
+                continue;
+            }
+            if let Ok(rel) = normalize(&base.join(&f.path)).strip_prefix(&root) {
+                f.path = slashes(rel);
+            }
+        }
+        self.base = Some(root);
+        crate::findings::sort_and_dedup(findings);
+    }
+
+    /// A reported path as a person in the current folder types it (as ripgrep prints it):
+    /// relative to the current folder, or absolute when the scanned folder was named absolute.
+    pub fn shown<'p>(&self, path: &'p str) -> std::borrow::Cow<'p, str> {
+        let Some(from) = &self.shown else {
+            return path.into();
+        };
+        if path.starts_with('(')
+            || path == "-"
+            || Path::new(path).is_absolute()
+            || (self.root.is_some() && (path == ".." || path.starts_with("../")))
+        {
+            return path.into();
+        }
+        let joined = match from {
+            Shown::Absolute(root) => return slashes_keep_root(&root.join(path)).into(),
+            Shown::FromCwd { root, cwd } => relative_to(&normalize(&root.join(path)), cwd),
+            Shown::Typed(dir) => dir.join(path),
+        };
+        let mut out: Vec<String> = Vec::new();
+        for c in joined.components() {
+            match c {
+                Component::CurDir => {}
+                Component::ParentDir if out.last().is_some_and(|l| l != ".." && !l.is_empty()) => {
+                    out.pop();
+                }
+                Component::ParentDir => out.push("..".into()),
+                Component::RootDir => out.push(String::new()),
+                Component::Normal(s) => out.push(s.to_string_lossy().into_owned()),
+                Component::Prefix(p) => out.push(p.as_os_str().to_string_lossy().into_owned()),
+            }
+        }
+        match out.as_slice() {
+            [] => ".".into(),
+            [root] if root.is_empty() => "/".into(),
+            _ => out.join("/").into(),
+        }
+    }
+}
+
+/// Where reported paths are for a person in the current folder.
+#[derive(Debug, Clone)]
+enum Shown {
+    /// In a work tree named by an absolute path: absolute paths from its root.
+    Absolute(PathBuf),
+    /// In a work tree: relative to the current folder.
+    FromCwd { root: PathBuf, cwd: PathBuf },
+    /// Outside a work tree: under the folder as it was typed.
+    Typed(PathBuf),
+}
+
+/// An absolute path with `/` separators.
+fn slashes_keep_root(path: &Path) -> String {
+    let rel = slashes(path);
+    if path.has_root() {
+        format!("/{rel}")
+    } else {
+        rel
+    }
+}
+
+/// `to` as a path relative to `from` (both absolute and canonical), with `..` where needed.
+fn relative_to(to: &Path, from: &Path) -> PathBuf {
+    let to: Vec<Component<'_>> = to.components().collect();
+    let from: Vec<Component<'_>> = from.components().collect();
+    let common = to.iter().zip(&from).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    for _ in common..from.len() {
+        out.push("..");
+    }
+    for c in &to[common..] {
+        out.push(c);
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }
 
 /// `path` with `.` and `..` resolved as text.
@@ -303,4 +428,47 @@ pub(super) fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> 
         write_json(&mut *out, &result(f, &rules[f.rule_index], report.uris))?;
     }
     writeln!(out, "\n]}}]}}")
+}
+
+#[cfg(test)]
+mod people_tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_shown_from_the_current_folder() {
+        assert_eq!(
+            relative_to(Path::new("/r/docs/a.md"), Path::new("/r/docs")),
+            PathBuf::from("a.md")
+        );
+        assert_eq!(
+            relative_to(Path::new("/r"), Path::new("/r/docs/deep")),
+            PathBuf::from("../..")
+        );
+        assert_eq!(
+            relative_to(Path::new("/r"), Path::new("/r")),
+            PathBuf::from(".")
+        );
+        let uris = UriBase {
+            base: None,
+            root: Some("/r".into()),
+            shown: Some(Shown::FromCwd {
+                root: "/r".into(),
+                cwd: "/r/docs".into(),
+            }),
+        };
+        assert_eq!(uris.shown("docs/setup.md"), "setup.md");
+        assert_eq!(uris.shown("src/a.rs"), "../src/a.rs");
+        assert_eq!(uris.shown("(commit message)"), "(commit message)");
+        let typed = UriBase {
+            shown: Some(Shown::Typed("./sub/".into())),
+            ..UriBase::default()
+        };
+        assert_eq!(typed.shown("x.env"), "sub/x.env");
+        assert_eq!(typed.shown("-"), "-");
+        let absolute = UriBase {
+            shown: Some(Shown::Absolute("/r".into())),
+            ..UriBase::default()
+        };
+        assert_eq!(absolute.shown("a/b"), "/r/a/b");
+    }
 }

@@ -24,6 +24,7 @@ pub fn in_path(matcher: &Matcher, path: &str) -> Vec<Located> {
                 column: before.chars().count() as u64 + 1,
                 candidate,
                 allowed_inline: false,
+                context: None,
             }
         })
         .collect()

@@ -38,6 +38,9 @@ pub struct Located {
     pub candidate: Candidate,
     /// The line carries an inline allow marker.
     pub allowed_inline: bool,
+    /// For a key stored as it is (no decoder): the text around it on its line, printable, with
+    /// every key redacted (see [`crate::printable::snippet`]).
+    pub context: Option<Box<str>>,
 }
 
 /// Scans streams with one reusable buffer; one per thread.
@@ -83,6 +86,7 @@ impl<'m> StreamScanner<'m> {
         let mut total = 0u64;
         let mut cursor = LineCursor::default();
         let mut utf16_bom = false;
+        let mut contexts = 0usize;
         loop {
             let before_fill = filled;
             let eof = fill(reader, &mut self.buf, &mut filled)?;
@@ -106,11 +110,18 @@ impl<'m> StreamScanner<'m> {
                     cursor.column()
                 };
                 let allowed_inline = allowed_inline(&self.markers, buf, &candidate);
+                let context = if contexts < MAX_CONTEXTS {
+                    contexts += 1;
+                    context(buf, &candidate, base == 0)
+                } else {
+                    None
+                };
                 out.push(Located {
                     line: cursor.line,
                     column,
                     candidate,
                     allowed_inline,
+                    context,
                 });
             }
             if eof {
@@ -140,6 +151,48 @@ fn allowed_inline(markers: &[memmem::Finder<'_>], buf: &[u8], candidate: &Candid
         let hi = memchr(b'\n', &buf[first..hi]).map_or(hi, |i| first + i);
         m.find(&buf[lo..hi]).is_some()
     })
+}
+
+/// At most this many characters of source text around a key in the human report.
+pub const CONTEXT_CHARS: usize = 80;
+
+/// Source text is kept for this many keys of a stream at most (the human report lists 100 a
+/// file): a file of a million keys costs no more memory for it than a file of a hundred.
+pub const MAX_CONTEXTS: usize = 128;
+
+/// The text around a raw key on its line (the chunk keeps [`MARKER_WINDOW`] bytes on each side);
+/// none for a key found through a decoder, whose stored form is not the key.
+fn context(buf: &[u8], candidate: &Candidate, stream_start: bool) -> Option<Box<str>> {
+    if candidate.encoding != Encoding::Raw {
+        return None;
+    }
+    let first = candidate.offset;
+    let end = (first + candidate.secret.expose().len()).min(buf.len());
+    let lo = first.saturating_sub(MARKER_WINDOW);
+    let (lo, cut_before) = match memrchr(b'\n', &buf[lo..first]) {
+        Some(i) => (lo + i + 1, false),
+        None => (lo, lo > 0 || !stream_start),
+    };
+    let hi = (end + MARKER_WINDOW).min(buf.len());
+    let (hi, cut_after) = match memchr(b'\n', &buf[end..hi]) {
+        Some(i) => (end + i, false),
+        None => (hi, true),
+    };
+    let before = &buf[lo..first];
+    let after = buf[end..hi].strip_suffix(b"\r").unwrap_or(&buf[end..hi]);
+    if memchr(0, before).is_some() || memchr(0, after).is_some() {
+        // Binary data around the key: nothing a person could read.
+        return None;
+    }
+    let shown = crate::printable::snippet(
+        before,
+        &candidate.secret.redacted(),
+        after,
+        cut_before,
+        cut_after,
+        CONTEXT_CHARS,
+    );
+    Some(shown.into_boxed_str())
 }
 
 /// The bytes a key's stored form takes, at least: a raw or escaped key is as long as the key;
