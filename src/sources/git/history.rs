@@ -74,9 +74,8 @@ pub fn scan_history(
             .collect(),
     };
     progress.set_commits_total(ids.len() as u64);
-    if matches!(commits, Commits::Range { .. })
-        && !ids.is_empty()
-        && ids.len() >= range_engine_threshold()
+    // A range, as given or as the pipeline resolved it (all of history fell back here already).
+    if !matches!(commits, Commits::All) && !ids.is_empty() && ids.len() >= range_engine_threshold()
     {
         match super::objects::scan_commits(
             repo, matcher, archives, max_size, progress, &ids, &boundary,
