@@ -159,6 +159,13 @@ fn quiet_prints_nothing_on_a_clean_scan_but_findings_and_errors_still() {
         "{}",
         stdout(&out)
     );
+    // An incomplete answer never gets the success line.
+    assert!(!stdout(&out).contains('✓'), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("No keys found in what could be read"),
+        "{}",
+        stdout(&out)
+    );
 
     let baseline = clean.path().join("baseline.json");
     let out = run(&[

@@ -165,7 +165,15 @@ fn summary(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<
         human_bytes(s.scanned.bytes),
         s.elapsed_ms as f64 / 1000.0
     );
-    if report.findings.is_empty() {
+    if report.findings.is_empty() && s.is_incomplete() {
+        // Never a success line for an answer known to be incomplete.
+        writeln!(
+            out,
+            "{}! No keys found in what could be read{} · {scanned}",
+            p.bad.render(),
+            p.bad.render_reset()
+        )?;
+    } else if report.findings.is_empty() {
         writeln!(
             out,
             "{}✓ No keys found{} · {scanned}",
