@@ -228,6 +228,32 @@ fn config_the_block_message_says_how_to_baseline() {
     );
 }
 
+/// A staged configuration naming a baseline that was written but not `git add`ed: the hook says to
+/// stage it, not to write it again.
+#[test]
+fn config_an_unstaged_baseline_is_named_with_git_add() {
+    let repo = Repo::new();
+    repo.write("k.txt", live("Hq3ZrT4vN2xLp7WbK9mYd"));
+    repo.git(&["add", "k.txt"]);
+    let out = skguard()
+        .current_dir(repo.path())
+        .args(["baseline"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    repo.write(".skguard.toml", "baseline = \".skguard-baseline.json\"\n");
+    repo.git(&["add", ".skguard.toml"]);
+    let out = scan_output(repo.path(), &["--staged", "."]);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{shown}");
+    assert!(shown.contains("is not staged"), "{shown}");
+    assert!(shown.contains("`git add .skguard-baseline.json`"), "{shown}");
+
+    repo.git(&["add", ".skguard-baseline.json"]);
+    let (code, findings, _, stderr) = repo.scan(&["--staged", "."]);
+    assert_eq!((code, findings.len()), (0, 0), "{stderr}");
+}
+
 /// A flag the chosen mode cannot honour is refused, naming the mode.
 #[test]
 fn config_flags_a_git_mode_cannot_honour_are_refused() {
