@@ -254,6 +254,46 @@ fn config_an_unstaged_baseline_is_named_with_git_add() {
     assert_eq!((code, findings.len()), (0, 0), "{stderr}");
 }
 
+/// `skguard baseline` from a subfolder replaces the repository's baseline: it warns about the
+/// fingerprints it forgets, and gives the hint to name the baseline only while none is named.
+#[test]
+fn config_baseline_warns_when_it_forgets_fingerprints_and_hints_only_once() {
+    let repo = Repo::new();
+    repo.write("a/k.txt", live("Ka3ZrT4vN2xLp7WbK9mYd"));
+    repo.write("b/k.txt", live("Kb3ZrT4vN2xLp7WbK9mYd"));
+    let baseline = |dir: &str, args: &[&str]| {
+        let out = skguard()
+            .current_dir(repo.path().join(dir))
+            .arg("baseline")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let first = baseline(".", &[]);
+    assert!(first.contains("wrote 2 fingerprints"), "{first}");
+    assert!(first.contains("put `baseline ="), "{first}");
+    assert!(!first.contains("warning"), "{first}");
+
+    repo.write(".skguard.toml", "baseline = \".skguard-baseline.json\"\n");
+    let from_a = baseline("a", &[]);
+    assert!(from_a.contains("wrote 1 fingerprint "), "{from_a}");
+    assert!(
+        from_a.contains("warning: 1 fingerprint of the baseline it replaces was not found"),
+        "{from_a}"
+    );
+    assert!(!from_a.contains("put `baseline ="), "{from_a}");
+
+    // The warning is not quiet.
+    let again = baseline("a", &["-q", "."]);
+    assert!(!again.contains("warning"), "{again}");
+    let root = baseline(".", &["-q"]);
+    assert_eq!(root, "", "{root}");
+    let quiet = baseline("a", &["-q"]);
+    assert!(quiet.contains("warning: 1 fingerprint"), "{quiet}");
+}
+
 /// A flag the chosen mode cannot honour is refused, naming the mode.
 #[test]
 fn config_flags_a_git_mode_cannot_honour_are_refused() {
