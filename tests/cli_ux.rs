@@ -511,3 +511,36 @@ fn quiet_verify_prints_only_keys_that_need_something_done_and_revoke_nothing_on_
     assert_eq!(out.status.code(), Some(2));
     assert!(stdout(&out).contains("404"), "{}", text(&out));
 }
+
+/// The advice under the findings fits an 80-column terminal (it wrapped mid-word on a 100-column
+/// one), and the hook's says to stage the configuration and the baseline it names.
+#[test]
+fn the_advice_fits_80_columns_and_the_hook_says_to_stage_both_files() {
+    let dir = folder_with_a_key();
+    std::fs::write(
+        dir.path().join("t.env"),
+        format!("T={}\n", test_key("Hj3kP9sQ2wErTy7uIo5aZ")),
+    )
+    .unwrap();
+    let out = run(&["scan", "--color", "never", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let shown = stdout(&out);
+    let advice = &shown[shown.find("What to do now").expect("advice")..];
+    assert!(advice.contains("Rotate it now"), "{advice}");
+    for line in advice.lines() {
+        assert!(line.chars().count() <= 80, "{} columns: {line}", line.chars().count());
+    }
+    assert!(!advice.contains("git add` both files"), "{advice}");
+
+    let repo = Repo::new();
+    repo.write("k.txt", live("Q7vXk2LpR9sT4wYz8NbC3mDf"));
+    repo.git(&["add", "k.txt"]);
+    let out = scan_output(repo.path(), &["--staged", "--color", "never", "."]);
+    assert_eq!(out.status.code(), Some(1));
+    let shown = stdout(&out);
+    let advice = &shown[shown.find("What to do now").expect("advice")..];
+    assert!(advice.contains("then `git add` both files"), "{advice}");
+    for line in advice.lines() {
+        assert!(line.chars().count() <= 80, "{} columns: {line}", line.chars().count());
+    }
+}

@@ -280,9 +280,10 @@ fn advice(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<(
     if report.staged {
         writeln!(
             out,
-            "  This commit was blocked: the key has not left this machine yet. Take it out of the file (load it\n  \
-             from an environment variable instead), `git add` the file again and commit. Do not bypass this with\n  \
-             --no-verify: CI scans pushed commits too, and a pushed key must be rotated."
+            "  This commit was blocked: the key has not left this machine yet. Take it out\n  \
+             of the file (load it from an environment variable instead), `git add` the\n  \
+             file again and commit. Do not bypass this with --no-verify: CI scans pushed\n  \
+             commits too, and a pushed key must be rotated."
         )?;
     }
     for index in used {
@@ -299,10 +300,17 @@ fn advice(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<(
     }
     writeln!(
         out,
-        "  {}Not a real key? Add `skguard:allow` to its line, or its fingerprint (--format json) to [allowlist] \
-         fingerprints in .skguard.toml. To accept today's findings as known, run `skguard baseline` (it writes \
-         .skguard-baseline.json at the repository's root) and add `baseline = \".skguard-baseline.json\"` to .skguard.toml.{}",
+        "  {}Not a real key? Add `skguard:allow` to its line, or its fingerprint\n  \
+         (--format json) to [allowlist] fingerprints in .skguard.toml. To accept\n  \
+         today's findings as known, run `skguard baseline` (it writes\n  \
+         .skguard-baseline.json at the repository's root) and add\n  \
+         `baseline = \".skguard-baseline.json\"` to .skguard.toml{}.{}",
         p.dim.render(),
+        if report.staged {
+";\n  then `git add` both files (the hook reads the staged copies)"
+        } else {
+            ""
+        },
         p.dim.render_reset()
     )
 }
