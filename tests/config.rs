@@ -318,6 +318,11 @@ fn config_flags_a_git_mode_cannot_honour_are_refused() {
             vec!["--range", range.as_str(), "--no-ignore", "."],
             "--no-ignore is refused with --range",
         ),
+        // Two modes at once: --range used to win silently over --git.
+        (
+            vec!["--git", "--range", range.as_str(), "."],
+            "'--git' cannot be used with '--range",
+        ),
     ] {
         let out = scan_output(repo.path(), &args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
