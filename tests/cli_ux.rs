@@ -544,3 +544,21 @@ fn the_advice_fits_80_columns_and_the_hook_says_to_stage_both_files() {
         assert!(line.chars().count() <= 80, "{} columns: {line}", line.chars().count());
     }
 }
+
+/// `skguard revoke` with no SKGUARD_API_KEY and nothing on standard input says what is missing.
+#[test]
+fn revoke_without_an_authorising_key_says_where_to_give_it() {
+    let out = std::process::Command::new(binary())
+        .args(["revoke", "--key-id", "key_123", "--api-base", "http://127.0.0.1:9"])
+        .env_remove("SKGUARD_API_KEY")
+        .env_remove("SKGUARD_API_BASE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no authorising key: set SKGUARD_API_KEY"),
+        "{}",
+        stderr(&out)
+    );
+}
