@@ -528,7 +528,11 @@ fn the_advice_fits_80_columns_and_the_hook_says_to_stage_both_files() {
     let advice = &shown[shown.find("What to do now").expect("advice")..];
     assert!(advice.contains("Rotate it now"), "{advice}");
     for line in advice.lines() {
-        assert!(line.chars().count() <= 80, "{} columns: {line}", line.chars().count());
+        assert!(
+            line.chars().count() <= 80,
+            "{} columns: {line}",
+            line.chars().count()
+        );
     }
     assert!(!advice.contains("git add` both files"), "{advice}");
 
@@ -541,7 +545,11 @@ fn the_advice_fits_80_columns_and_the_hook_says_to_stage_both_files() {
     let advice = &shown[shown.find("What to do now").expect("advice")..];
     assert!(advice.contains("then `git add` both files"), "{advice}");
     for line in advice.lines() {
-        assert!(line.chars().count() <= 80, "{} columns: {line}", line.chars().count());
+        assert!(
+            line.chars().count() <= 80,
+            "{} columns: {line}",
+            line.chars().count()
+        );
     }
 }
 
@@ -549,7 +557,13 @@ fn the_advice_fits_80_columns_and_the_hook_says_to_stage_both_files() {
 #[test]
 fn revoke_without_an_authorising_key_says_where_to_give_it() {
     let out = std::process::Command::new(binary())
-        .args(["revoke", "--key-id", "key_123", "--api-base", "http://127.0.0.1:9"])
+        .args([
+            "revoke",
+            "--key-id",
+            "key_123",
+            "--api-base",
+            "http://127.0.0.1:9",
+        ])
         .env_remove("SKGUARD_API_KEY")
         .env_remove("SKGUARD_API_BASE")
         .stdin(std::process::Stdio::null())

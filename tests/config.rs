@@ -247,7 +247,10 @@ fn config_an_unstaged_baseline_is_named_with_git_add() {
     let shown = text(&out);
     assert_eq!(out.status.code(), Some(2), "{shown}");
     assert!(shown.contains("is not staged"), "{shown}");
-    assert!(shown.contains("`git add .skguard-baseline.json`"), "{shown}");
+    assert!(
+        shown.contains("`git add .skguard-baseline.json`"),
+        "{shown}"
+    );
 
     repo.git(&["add", ".skguard-baseline.json"]);
     let (code, findings, _, stderr) = repo.scan(&["--staged", "."]);

@@ -81,6 +81,5 @@ fn configured_next_to(baseline: &Path) -> bool {
         .parent()
         .unwrap_or_else(|| Path::new("."))
         .join(skguard::config::FILE_NAME);
-    config.is_file()
-        && skguard::config::Config::load(&config).is_ok_and(|c| c.baseline.is_some())
+    config.is_file() && skguard::config::Config::load(&config).is_ok_and(|c| c.baseline.is_some())
 }

@@ -307,7 +307,7 @@ fn advice(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<(
          `baseline = \".skguard-baseline.json\"` to .skguard.toml{}.{}",
         p.dim.render(),
         if report.staged {
-";\n  then `git add` both files (the hook reads the staged copies)"
+            ";\n  then `git add` both files (the hook reads the staged copies)"
         } else {
             ""
         },
