@@ -371,6 +371,21 @@ fn read_baseline(name: &str, place: &Place<'_>, origin: &str) -> Result<Baseline
         Place::Commit(repo, id) => (git::commit_file(repo, *id, clean), format!("{id}:{clean}")),
     };
     let Some(text) = text else {
+        // The hook reads the index: a baseline written but not staged is there on disk only.
+        if let Place::Index(repo) = place {
+            if repo.workdir().is_some_and(|w| w.join(clean).is_file()) {
+                return Err(ConfigError::new(
+                    origin,
+                    format!(
+                        "baseline = {:?}: {} is not staged (it is in the work tree only): `git add {}`",
+                        printable(name),
+                        printable(&shown),
+                        printable(clean)
+                    ),
+                )
+                .into());
+            }
+        }
         return Err(ConfigError::new(
             origin,
             format!(

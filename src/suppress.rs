@@ -232,6 +232,16 @@ impl Baseline {
         self.fingerprints.extend(other.fingerprints);
     }
 
+    /// How many of this baseline's fingerprints none of `findings` has: what replacing it with
+    /// `findings` forgets.
+    pub fn forgotten_by(&self, findings: &[Finding]) -> usize {
+        let kept: HashSet<&str> = findings.iter().map(|f| f.fingerprint.as_str()).collect();
+        self.fingerprints
+            .iter()
+            .filter(|f| !kept.contains(f.as_str()))
+            .count()
+    }
+
     pub fn contains(&self, finding: &Finding) -> bool {
         self.fingerprints.contains(&finding.fingerprint)
     }

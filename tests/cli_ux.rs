@@ -159,6 +159,13 @@ fn quiet_prints_nothing_on_a_clean_scan_but_findings_and_errors_still() {
         "{}",
         stdout(&out)
     );
+    // An incomplete answer never gets the success line.
+    assert!(!stdout(&out).contains('✓'), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("No keys in what could be read"),
+        "{}",
+        stdout(&out)
+    );
 
     let baseline = clean.path().join("baseline.json");
     let out = run(&[
@@ -503,4 +510,74 @@ fn quiet_verify_prints_only_keys_that_need_something_done_and_revoke_nothing_on_
     let out = revoke(true, "key_nope");
     assert_eq!(out.status.code(), Some(2));
     assert!(stdout(&out).contains("404"), "{}", text(&out));
+}
+
+/// The advice under the findings fits an 80-column terminal (it wrapped mid-word on a 100-column
+/// one), and the hook's says to stage the configuration and the baseline it names.
+#[test]
+fn the_advice_fits_80_columns_and_the_hook_says_to_stage_both_files() {
+    let dir = folder_with_a_key();
+    std::fs::write(
+        dir.path().join("t.env"),
+        format!("T={}\n", test_key("Hj3kP9sQ2wErTy7uIo5aZ")),
+    )
+    .unwrap();
+    let out = run(&["scan", "--color", "never", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let shown = stdout(&out);
+    let advice = &shown[shown.find("What to do now").expect("advice")..];
+    assert!(advice.contains("Rotate it now"), "{advice}");
+    for line in advice.lines() {
+        assert!(
+            line.chars().count() <= 80,
+            "{} columns: {line}",
+            line.chars().count()
+        );
+    }
+    let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(!words(advice).contains("git add` both files"), "{advice}");
+
+    let repo = Repo::new();
+    repo.write("k.txt", live("Q7vXk2LpR9sT4wYz8NbC3mDf"));
+    repo.git(&["add", "k.txt"]);
+    let out = scan_output(repo.path(), &["--staged", "--color", "never", "."]);
+    assert_eq!(out.status.code(), Some(1));
+    let shown = stdout(&out);
+    let advice = &shown[shown.find("What to do now").expect("advice")..];
+    // Wrapped to the width: the words, whatever the line breaks.
+    assert!(
+        words(advice).contains("then `git add` both files"),
+        "{advice}"
+    );
+    for line in advice.lines() {
+        assert!(
+            line.chars().count() <= 80,
+            "{} columns: {line}",
+            line.chars().count()
+        );
+    }
+}
+
+/// `skguard revoke` with no SKGUARD_API_KEY and nothing on standard input says what is missing.
+#[test]
+fn revoke_without_an_authorising_key_says_where_to_give_it() {
+    let out = std::process::Command::new(binary())
+        .args([
+            "revoke",
+            "--key-id",
+            "key_123",
+            "--api-base",
+            "http://127.0.0.1:9",
+        ])
+        .env_remove("SKGUARD_API_KEY")
+        .env_remove("SKGUARD_API_BASE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no authorising key: set SKGUARD_API_KEY"),
+        "{}",
+        stderr(&out)
+    );
 }

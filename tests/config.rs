@@ -229,6 +229,75 @@ fn config_the_block_message_says_how_to_baseline() {
     );
 }
 
+/// A staged configuration naming a baseline that was written but not `git add`ed: the hook says to
+/// stage it, not to write it again.
+#[test]
+fn config_an_unstaged_baseline_is_named_with_git_add() {
+    let repo = Repo::new();
+    repo.write("k.txt", live("Hq3ZrT4vN2xLp7WbK9mYd"));
+    repo.git(&["add", "k.txt"]);
+    let out = skguard()
+        .current_dir(repo.path())
+        .args(["baseline"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    repo.write(".skguard.toml", "baseline = \".skguard-baseline.json\"\n");
+    repo.git(&["add", ".skguard.toml"]);
+    let out = scan_output(repo.path(), &["--staged", "."]);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{shown}");
+    assert!(shown.contains("is not staged"), "{shown}");
+    assert!(
+        shown.contains("`git add .skguard-baseline.json`"),
+        "{shown}"
+    );
+
+    repo.git(&["add", ".skguard-baseline.json"]);
+    let (code, findings, _, stderr) = repo.scan(&["--staged", "."]);
+    assert_eq!((code, findings.len()), (0, 0), "{stderr}");
+}
+
+/// `skguard baseline` from a subfolder replaces the repository's baseline: it warns about the
+/// fingerprints it forgets, and gives the hint to name the baseline only while none is named.
+#[test]
+fn config_baseline_warns_when_it_forgets_fingerprints_and_hints_only_once() {
+    let repo = Repo::new();
+    repo.write("a/k.txt", live("Ka3ZrT4vN2xLp7WbK9mYd"));
+    repo.write("b/k.txt", live("Kb3ZrT4vN2xLp7WbK9mYd"));
+    let baseline = |dir: &str, args: &[&str]| {
+        let out = skguard()
+            .current_dir(repo.path().join(dir))
+            .arg("baseline")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let first = baseline(".", &[]);
+    assert!(first.contains("wrote 2 fingerprints"), "{first}");
+    assert!(first.contains("put `baseline ="), "{first}");
+    assert!(!first.contains("warning"), "{first}");
+
+    repo.write(".skguard.toml", "baseline = \".skguard-baseline.json\"\n");
+    let from_a = baseline("a", &[]);
+    assert!(from_a.contains("wrote 1 fingerprint "), "{from_a}");
+    assert!(
+        from_a.contains("warning: 1 fingerprint of the baseline it replaces was not found"),
+        "{from_a}"
+    );
+    assert!(!from_a.contains("put `baseline ="), "{from_a}");
+
+    // The warning is not quiet.
+    let again = baseline("a", &["-q", "."]);
+    assert!(!again.contains("warning"), "{again}");
+    let root = baseline(".", &["-q"]);
+    assert_eq!(root, "", "{root}");
+    let quiet = baseline("a", &["-q"]);
+    assert!(quiet.contains("warning: 1 fingerprint"), "{quiet}");
+}
+
 /// A flag the chosen mode cannot honour is refused, naming the mode.
 #[test]
 fn config_flags_a_git_mode_cannot_honour_are_refused() {
@@ -252,6 +321,11 @@ fn config_flags_a_git_mode_cannot_honour_are_refused() {
         (
             vec!["--range", range.as_str(), "--no-ignore", "."],
             "--no-ignore is refused with --range",
+        ),
+        // Two modes at once: --range used to win silently over --git.
+        (
+            vec!["--git", "--range", range.as_str(), "."],
+            "'--git' cannot be used with '--range",
         ),
     ] {
         let out = scan_output(repo.path(), &args);

@@ -987,3 +987,33 @@ fn git_history_a_big_loose_blob_and_many_keys_in_one_tree() {
     );
     assert_eq!(stats["commits"], 2);
 }
+
+/// A hook whose binary is gone (a `cargo clean`, a moved checkout) blocks the commit and says how
+/// to reinstall, rather than the shell's bare "not found".
+#[test]
+fn git_hook_whose_binary_is_gone_says_how_to_reinstall() {
+    let repo = Repo::new();
+    repo.write("a.txt", "A=1\n");
+    repo.commit_all("first");
+    let bin = tempfile::tempdir().unwrap();
+    let copy = bin.path().join("skguard");
+    fs::copy(assert_cmd::cargo::cargo_bin("skguard"), &copy).unwrap();
+    let out = std::process::Command::new(&copy)
+        .current_dir(repo.path())
+        .args(["hook", "install"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    repo.write("a.txt", "A=2\n");
+    repo.git(&["add", "a.txt"]);
+    let (ok, _) = repo.try_git(&["commit", "-q", "-m", "works"]);
+    assert!(ok);
+
+    fs::remove_file(&copy).unwrap();
+    repo.write("a.txt", "A=3\n");
+    repo.git(&["add", "a.txt"]);
+    let (ok, shown) = repo.try_git(&["commit", "-q", "-m", "blocked"]);
+    assert!(!ok, "{shown}");
+    assert!(shown.contains("which is gone"), "{shown}");
+    assert!(shown.contains("`skguard hook install`"), "{shown}");
+}

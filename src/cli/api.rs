@@ -193,6 +193,12 @@ pub fn run_revoke(args: RevokeArgs) -> Result<Status> {
             line
         }
     };
+    if text.trim().is_empty() {
+        bail!(
+            "no authorising key: set SKGUARD_API_KEY, or give the key on standard input \
+             (`skguard revoke --key-id ID < key.txt`); nothing was sent"
+        );
+    }
     let matcher = Matcher::new(RuleSet::builtin());
     let Some((key, _)) = key_of_line(&matcher, text.trim()) else {
         bail!("the authorising key (from SKGUARD_API_KEY or standard input) is not an sk_live_/sk_test_ key");

@@ -30,8 +30,21 @@ pub fn run(args: BaselineArgs) -> Result<Status> {
         .clone()
         .unwrap_or_else(|| pipeline::default_baseline_path(&request.mode));
     let collected = collect(&request)?;
+    // Replacing a baseline with the findings of less than it covered (a subfolder) forgets keys.
+    let forgotten = Baseline::load(&output)
+        .map(|previous| previous.forgotten_by(&collected.findings))
+        .unwrap_or(0);
     let text = Baseline::render(&collected.findings);
     std::fs::write(&output, text).with_context(|| format!("cannot write {}", output.display()))?;
+    if forgotten > 0 {
+        eprintln!(
+            "skguard: warning: {forgotten} {} of the baseline it replaces {} not found by this scan and \
+             no longer accepted (a subfolder covers less than the repository: run `skguard baseline` \
+             at the work tree's root to accept them all again)",
+            if forgotten == 1 { "fingerprint" } else { "fingerprints" },
+            if forgotten == 1 { "was" } else { "were" },
+        );
+    }
     if !super::quiet() {
         eprintln!(
             "skguard: wrote {} {} to {}",
@@ -45,6 +58,7 @@ pub fn run(args: BaselineArgs) -> Result<Status> {
         );
         if args.output.is_none()
             && output.file_name() == Some(Path::new(BASELINE_FILE_NAME).as_os_str())
+            && !configured_next_to(&output)
         {
             eprintln!(
                 "skguard: to use it in every scan and in the pre-commit hook, put `baseline = \"{BASELINE_FILE_NAME}\"` \
@@ -58,4 +72,14 @@ pub fn run(args: BaselineArgs) -> Result<Status> {
     } else {
         Status::Clean
     })
+}
+
+/// Whether the `.skguard.toml` next to `baseline` already names a baseline (then the hint to add one
+/// is noise).
+fn configured_next_to(baseline: &Path) -> bool {
+    let config = baseline
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join(skguard::config::FILE_NAME);
+    config.is_file() && skguard::config::Config::load(&config).is_ok_and(|c| c.baseline.is_some())
 }

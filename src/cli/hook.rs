@@ -61,6 +61,10 @@ fn script(binary: &Path) -> String {
         r#"#!/bin/sh
 {MARKER}
 # Blocks a commit that adds a secret API key. To remove: skguard hook uninstall
+if [ ! -x {quoted} ]; then
+    echo 'skguard: this pre-commit hook runs '{quoted}', which is gone: run `skguard hook install` again with the skguard you use now (or `skguard hook uninstall`)' >&2
+    exit 1
+fi
 {quoted} scan --staged || exit $?
 if [ -x "$0{CHAINED_SUFFIX}" ]; then
     exec "$0{CHAINED_SUFFIX}" "$@"

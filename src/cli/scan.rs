@@ -44,7 +44,7 @@ pub struct Target {
     #[arg(long, conflicts_with_all = ["git", "range", "no_ignore", "follow"])]
     pub staged: bool,
     /// The history of the repository at PATH: every commit reachable from any ref.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "range")]
     pub git: bool,
     /// Only the commits of B not in A (as `git rev-list A..B`); A may be the null id (a new branch).
     #[arg(long, value_name = "A..B")]
