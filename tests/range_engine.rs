@@ -1,7 +1,6 @@
 //! `--range` read two ways: by per-commit tree diffs (short ranges) and by the object engine (long
 //! ranges). The same scenarios through both give the same findings, exit code and commit count.
 
-use std::io::Write;
 use std::path::Path;
 
 use crate::common::*;
@@ -184,17 +183,6 @@ fn range_engine_null_base_and_a_branch_pushed_alone() {
 
 #[test]
 fn range_engine_archives_members_gaining_a_key() {
-    fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
-        let mut out = std::io::Cursor::new(Vec::new());
-        let mut zip = zip::ZipWriter::new(&mut out);
-        for (name, bytes) in members {
-            zip.start_file(*name, zip::write::SimpleFileOptions::default())
-                .unwrap();
-            zip.write_all(bytes).unwrap();
-        }
-        zip.finish().unwrap();
-        out.into_inner()
-    }
     let repo = Repo::new();
     let text = format!("key={}\n", k(40));
     repo.write("dist/app.jar", zip_of(&[("a.properties", text.as_bytes())]));

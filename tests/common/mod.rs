@@ -3,6 +3,7 @@
 
 pub mod fake_api;
 
+use std::io::Write;
 use std::path::Path;
 use std::process::Output;
 
@@ -179,4 +180,37 @@ impl Repo {
     pub fn scan(&self, args: &[&str]) -> (i32, Vec<Value>, Value, String) {
         scan_json(self.path(), args)
     }
+}
+
+/// A zip of `members` (deflated), for tests of archives.
+pub fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut out);
+    for (name, bytes) in members {
+        zip.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    zip.finish().unwrap();
+    out.into_inner()
+}
+
+/// A gzip stream of `bytes`.
+pub fn gzip_of(bytes: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(bytes).unwrap();
+    gz.finish().unwrap()
+}
+
+/// A tar of `members`.
+pub fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, bytes) in members {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, name, *bytes).unwrap();
+    }
+    tar.into_inner().unwrap()
 }
