@@ -239,6 +239,41 @@ pub(super) fn parents_to_scan<'c>(
         .collect()
 }
 
+/// The keys of the blobs `changes` bring, each blob read once, and of the parents' blobs of the
+/// changes whose new blob holds a key (read whatever their size: only their keys tell whether a key
+/// is new). Blobs that could not be read, and blobs over `max_size`, are said in `scan`.
+pub(super) fn scan_changes<'c>(
+    git_dir: &Path,
+    matcher: &Matcher,
+    changes: impl Iterator<Item = &'c Change> + Clone,
+    archives: &archive::Limits,
+    max_size: Option<u64>,
+    progress: &Progress,
+    scan: &mut Scan,
+) -> (HashMap<Oid, BlobKeys>, HashMap<Oid, BlobKeys>) {
+    let blobs: Vec<Oid> = changes
+        .clone()
+        .map(|c| c.blob)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let ScannedBlobs {
+        keys,
+        failed,
+        too_large,
+    } = scan_blobs(git_dir, matcher, blobs, archives, max_size, progress);
+    scan.stats.skipped_too_large += too_large;
+    report_failures(changes.clone(), failed, scan);
+    let parent_blobs = parents_to_scan(changes.clone(), &keys);
+    let ScannedBlobs {
+        keys: parent_keys,
+        failed,
+        ..
+    } = scan_blobs(git_dir, matcher, parent_blobs, archives, None, progress);
+    report_failures(changes, failed, scan);
+    (keys, parent_keys)
+}
+
 /// Says what an archive's bounds stopped (a deliberate skip: a warning, counted in the summary).
 pub(super) fn archive_bounds(path: &str, keys: &BlobKeys, scan: &mut Scan) {
     if keys.bounds.is_empty() {

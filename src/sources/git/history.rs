@@ -8,8 +8,7 @@ use git2::{ObjectType, Oid, Repository, Tree};
 use rayon::prelude::*;
 
 use super::blobs::{
-    archive_bounds, changes_against, diff_options, member_path, parents_to_scan, report_failures,
-    scan_blobs, BlobKeys, Change, ScannedBlobs,
+    archive_bounds, changes_against, diff_options, member_path, scan_changes, BlobKeys, Change,
 };
 use super::revisions::{shallow_boundary, walk, Commits, Walked};
 use super::{lookup_info, tag_path, CommitInfo, GitError, COMMIT_MESSAGE, TAG_MESSAGE};
@@ -105,26 +104,15 @@ pub fn scan_history(
         .collect();
 
     let changes = || work.iter().flat_map(|w| w.changes.iter());
-    let blobs: Vec<Oid> = changes()
-        .map(|c| c.blob)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let ScannedBlobs {
-        keys,
-        failed,
-        too_large,
-    } = scan_blobs(&git_dir, matcher, blobs, archives, max_size, progress);
-    scan.stats.skipped_too_large += too_large;
-    report_failures(changes(), failed, &mut scan);
-    let parent_blobs = parents_to_scan(changes(), &keys);
-    // A parent's blob is read whatever its size: only its keys tell whether a key is new.
-    let ScannedBlobs {
-        keys: parent_keys,
-        failed,
-        ..
-    } = scan_blobs(&git_dir, matcher, parent_blobs, archives, None, progress);
-    report_failures(changes(), failed, &mut scan);
+    let (keys, parent_keys) = scan_changes(
+        &git_dir,
+        matcher,
+        changes(),
+        archives,
+        max_size,
+        progress,
+        &mut scan,
+    );
     let keys_of = |oid: &Oid| keys.get(oid).or_else(|| parent_keys.get(oid));
 
     // Attribution, parents before children: the first commit that introduces (key, path) wins.

@@ -1,15 +1,11 @@
 //! `--staged`: what the index adds relative to the commit's parents (HEAD, and MERGE_HEAD during a
 //! merge), from git's own `diff-index`, which is fast on large indexes.
 
-use std::collections::HashSet;
 use std::path::Path;
 
 use git2::{ObjectType, Oid, Repository, Tree};
 
-use super::blobs::{
-    archive_bounds, member_path, parents_to_scan, report_failures, scan_blobs, BlobKeys, Change,
-    ScannedBlobs,
-};
+use super::blobs::{archive_bounds, member_path, scan_changes, BlobKeys, Change};
 use super::{git_err, plumbing, GitError};
 use crate::matching::Matcher;
 use crate::sources::archive;
@@ -192,27 +188,15 @@ pub fn scan_staged(
         staged_changes(repo, parent_ids.first().copied(), &parents, &mut submodules)?
     };
     scan.stats.submodules = submodules;
-    let blobs: Vec<Oid> = changes
-        .iter()
-        .map(|c| c.blob)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let ScannedBlobs {
-        keys,
-        failed,
-        too_large,
-    } = scan_blobs(&git_dir, matcher, blobs, archives, max_size, progress);
-    scan.stats.skipped_too_large += too_large;
-    report_failures(&changes, failed, &mut scan);
-    let parent_blobs = parents_to_scan(changes.iter(), &keys);
-    // A parent's blob is read whatever its size: only its keys tell whether a key is new.
-    let ScannedBlobs {
-        keys: parent_keys,
-        failed,
-        ..
-    } = scan_blobs(&git_dir, matcher, parent_blobs, archives, None, progress);
-    report_failures(&changes, failed, &mut scan);
+    let (keys, parent_keys) = scan_changes(
+        &git_dir,
+        matcher,
+        changes.iter(),
+        archives,
+        max_size,
+        progress,
+        &mut scan,
+    );
     for change in &changes {
         let Some(found) = keys.get(&change.blob) else {
             continue;
