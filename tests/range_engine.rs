@@ -12,25 +12,10 @@ fn k(n: u32) -> String {
 
 /// One run of `scan --format json` with the engine's threshold set: (exit code, findings, stats).
 fn run(dir: &Path, args: &[&str], min_commits: &str) -> (i32, Vec<Value>, Value, String) {
-    let out = skguard()
-        .current_dir(dir)
-        .env("SKGUARD_RANGE_ENGINE_MIN_COMMITS", min_commits)
-        .arg("scan")
-        .args(args)
-        .args(["--format", "json"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let doc: Value = if out.stdout.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
-    (
-        out.status.code().unwrap(),
-        doc["findings"].as_array().cloned().unwrap_or_default(),
-        doc["stats"].clone(),
-        stderr,
+    scan_json_with(
+        dir,
+        args,
+        &[("SKGUARD_RANGE_ENGINE_MIN_COMMITS", min_commits)],
     )
 }
 

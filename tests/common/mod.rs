@@ -38,8 +38,18 @@ pub fn scan_output(dir: &Path, args: &[&str]) -> Output {
 
 /// Runs `skguard scan ARGS --format json` in `dir` and returns (exit code, findings, stats, stderr).
 pub fn scan_json(dir: &Path, args: &[&str]) -> (i32, Vec<Value>, Value, String) {
+    scan_json_with(dir, args, &[])
+}
+
+/// [`scan_json`] with extra environment variables.
+pub fn scan_json_with(
+    dir: &Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> (i32, Vec<Value>, Value, String) {
     let out = skguard()
         .current_dir(dir)
+        .envs(envs.iter().copied())
         .arg("scan")
         .args(args)
         .args(["--format", "json"])
