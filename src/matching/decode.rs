@@ -165,6 +165,10 @@ pub(super) struct Base64Hint {
     align: usize,
     /// How many base64 characters of the quantum come before the fragment's first character.
     lead: usize,
+    /// The first of the two characters (counted from the quantum's start) that encode the byte
+    /// after the prefix, and the shift that takes that byte out of their 12 bits.
+    body_char: usize,
+    body_shift: u32,
 }
 
 /// A key decoded from base64 around a hint.
@@ -210,6 +214,8 @@ pub(super) fn base64_hints(
             prefix_len: prefix.len(),
             align,
             lead,
+            body_char: end,
+            body_shift: (4 - 8 * (align + prefix.len()) % 6) as u32,
         };
         let mut texts = vec![(middle[..FRAGMENT].to_vec(), hint(first))];
         if len > FRAGMENT {
@@ -248,7 +254,7 @@ fn to_url_safe(b: u8) -> u8 {
 }
 
 /// The 6-bit value of each base64 character of either alphabet; 0xff for any other byte.
-static B64: [u8; 256] = {
+pub(super) static B64: [u8; 256] = {
     let mut table = [0xffu8; 256];
     let mut i = 0;
     while i < 26 {
@@ -276,7 +282,7 @@ fn b64_value(b: u8) -> Option<u8> {
 }
 
 #[inline]
-fn is_b64(b: u8) -> bool {
+pub(super) fn is_b64(b: u8) -> bool {
     B64[b as usize] != 0xff
 }
 
@@ -443,7 +449,85 @@ enum Next {
     Cut,
 }
 
+/// Fills `out` with the base64 characters of the text starting `lead` characters before `at`, read
+/// across line breaks (LF or CRLF, then indentation) where the characters on both sides are base64.
+/// False when there are not that many such characters.
+fn characters_around(buf: &[u8], at: usize, lead: usize, out: &mut [u8]) -> bool {
+    // Back over `lead` characters, across line breaks.
+    let mut pos = at;
+    for _ in 0..lead {
+        pos = match pos.checked_sub(1) {
+            Some(p) if is_b64(buf[p]) => p,
+            _ => {
+                let mut p = pos;
+                while p > 0 && is_indent(buf[p - 1]) {
+                    p -= 1;
+                }
+                if p == 0 || buf[p - 1] != b'\n' {
+                    return false;
+                }
+                p -= 1;
+                if p > 0 && buf[p - 1] == b'\r' {
+                    p -= 1;
+                }
+                match p.checked_sub(1) {
+                    Some(q) if is_b64(buf[q]) => q,
+                    _ => return false,
+                }
+            }
+        };
+    }
+    // Forward from there.
+    for slot in out.iter_mut() {
+        let mut p = pos;
+        if !buf.get(p).is_some_and(|&b| is_b64(b)) {
+            match buf.get(p..) {
+                Some([b'\n', ..]) => p += 1,
+                Some([b'\r', b'\n', ..]) => p += 2,
+                _ => return false,
+            }
+            while p < buf.len() && is_indent(buf[p]) {
+                p += 1;
+            }
+            if !buf.get(p).is_some_and(|&b| is_b64(b)) {
+                return false;
+            }
+        }
+        *slot = buf[p];
+        pos = p + 1;
+    }
+    true
+}
+
 impl Base64Hint {
+    /// Fast rejection: the byte after the prefix comes from two characters. When it cannot start a
+    /// body there is no key, whatever the rest (text full of prefixes followed by punctuation costs
+    /// a few lookups a hit, not a decoding). The characters are read across a line break as a
+    /// wrapped block would join it: where the block does join there, [`Base64Hint::decode`] reads
+    /// these same characters; where it does not, it stops before the body and finds nothing either.
+    #[inline]
+    pub fn rejects(&self, buf: &[u8], at: usize) -> bool {
+        let c0 = self.body_char;
+        let first = |a: u8, b: u8| {
+            let v = (u32::from(B64[a as usize]) << 6) | u32::from(B64[b as usize]);
+            !((v >> self.body_shift) as u8).is_ascii_alphanumeric()
+        };
+        // One line: the common case, a slice of base64 characters (0xff marks any other byte).
+        if let Some(w) = at
+            .checked_sub(self.lead)
+            .and_then(|g| buf.get(g..g + c0 + 2))
+        {
+            if w.iter().fold(0, |acc, &b| acc | B64[b as usize]) & 0x80 == 0 {
+                return first(w[c0], w[c0 + 1]);
+            }
+        }
+        let mut window = [0u8; 64];
+        match window.get_mut(..c0 + 2) {
+            Some(w) => characters_around(buf, at, self.lead, w) && first(w[c0], w[c0 + 1]),
+            None => false,
+        }
+    }
+
     /// Decodes the key around a hint found at `at`: from the start of the prefix's quantum, across
     /// the line breaks of a wrapped block, for as long as the key's body runs (at most `max` bytes
     /// in all, and the byte after). `None` when `prefix` is not there, or when the body runs into
@@ -451,24 +535,6 @@ impl Base64Hint {
     /// the block's wrapping cannot join, or its last bits are not what an encoder writes): the key
     /// may be longer than what is seen, so it is never taken as whole.
     pub fn decode(&self, buf: &[u8], at: usize, prefix: &[u8], max: usize) -> Option<Decoded> {
-        // Fast rejection on one line: the byte after the prefix comes from two characters. When it
-        // cannot start a body there is no key, whatever the rest (text full of prefixes followed by
-        // punctuation costs two lookups a hit, not a decoding).
-        let bit = 8 * (self.align + prefix.len());
-        let c0 = bit / 6;
-        if let Some(window) = at
-            .checked_sub(self.lead)
-            .and_then(|group| buf.get(group..=group + c0 + 1))
-        {
-            if window.iter().all(|&b| is_b64(b)) {
-                let v = (u32::from(B64[window[c0] as usize]) << 6)
-                    | u32::from(B64[window[c0 + 1] as usize]);
-                let first = (v >> (4 - (bit - 6 * c0))) as u8;
-                if !first.is_ascii_alphanumeric() {
-                    return None;
-                }
-            }
-        }
         let text = Wrapped { buf };
         let mut group = at;
         for _ in 0..self.lead {

@@ -1,0 +1,135 @@
+//! Dense hits inside base64 text.
+//!
+//! The automaton's prefilter skips ordinary text at memory speed but starts over at every hit, and
+//! the automaton without it walks a state machine one dependent load per byte. Text where a hint
+//! literal fires every few characters (megabytes of base64 of a prefix followed by punctuation)
+//! costs most in exactly those two places. Inside a run of base64 characters only the literals made
+//! of base64 characters can match, and where every one of them is at least 4 bytes long a hash of
+//! the 4 bytes at each position, looked up in a bitmap, tells almost always that none starts there.
+//! This module finds, in such a run, the match the automaton would report (leftmost-first: the
+//! earliest start, then the first pattern in the automaton's order), so that the caller can skip
+//! the automaton there; it never decides anything the automaton would decide differently.
+
+/// Bits of the position hash: a bitmap of 8 KiB, in L1.
+const HASH_BITS: u32 = 16;
+/// Buckets of literals by hash, each a short list.
+const BUCKETS: usize = 256;
+const BITMAP_WORDS: usize = (1 << HASH_BITS) / 64;
+
+/// The automaton's literals made of base64 characters, indexed by their first 4 bytes.
+#[derive(Debug, Clone)]
+pub(super) struct RunLiterals {
+    bitmap: Box<[u64; BITMAP_WORDS]>,
+    /// Per bucket, in pattern order: the literals that hash there.
+    buckets: Vec<Vec<Literal>>,
+    /// The longest pattern of the automaton (of any kind): a match that starts at least this far
+    /// before the end of a run lies wholly inside it.
+    longest: usize,
+}
+
+#[derive(Debug, Clone)]
+struct Literal {
+    first: u32,
+    /// The pattern's first 8 bytes, little-endian, and the mask of those it has.
+    head: u64,
+    mask: u64,
+    pattern: usize,
+    text: Box<[u8]>,
+}
+
+impl Literal {
+    #[inline]
+    fn at(&self, buf: &[u8], i: usize) -> bool {
+        match buf.get(i..i + 8) {
+            Some(w) if self.text.len() <= 8 => {
+                u64::from_le_bytes(w.try_into().expect("8 bytes")) & self.mask == self.head
+            }
+            _ => buf[i..].starts_with(&self.text),
+        }
+    }
+}
+
+/// Where a run scan stopped.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum RunScan {
+    /// The automaton's leftmost-first match from the scan's start: (start, pattern index, end).
+    Hit(usize, usize, usize),
+    /// No pattern starts before this position (at or after the scan's start): the automaton
+    /// takes over from here.
+    Until(usize),
+}
+
+#[inline]
+fn hash(first: u32) -> usize {
+    (first.wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize
+}
+
+#[inline]
+fn first4(bytes: &[u8]) -> u32 {
+    u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+}
+
+impl RunLiterals {
+    /// `None` when some pattern made of base64 characters is shorter than 4 bytes (then every hit
+    /// is left to the automaton).
+    pub fn new(patterns: &[Vec<u8>], is_b64: impl Fn(u8) -> bool) -> Option<RunLiterals> {
+        let mut bitmap = Box::new([0u64; BITMAP_WORDS]);
+        let mut buckets = vec![Vec::new(); BUCKETS];
+        for (index, p) in patterns.iter().enumerate() {
+            if !p.iter().all(|&b| is_b64(b)) {
+                continue;
+            }
+            if p.len() < 4 {
+                return None;
+            }
+            let first = first4(p);
+            let h = hash(first);
+            bitmap[h / 64] |= 1 << (h % 64);
+            let mut head = [0u8; 8];
+            let n = p.len().min(8);
+            head[..n].copy_from_slice(&p[..n]);
+            buckets[h % BUCKETS].push(Literal {
+                first,
+                head: u64::from_le_bytes(head),
+                mask: u64::MAX >> (8 * (8 - n)),
+                pattern: index,
+                text: p.clone().into_boxed_slice(),
+            });
+        }
+        let longest = patterns.iter().map(Vec::len).max().unwrap_or(0).max(4);
+        Some(RunLiterals {
+            bitmap,
+            buckets,
+            longest,
+        })
+    }
+
+    /// The automaton's leftmost-first match starting in `from..stop`, where `buf[from..run_end]` are
+    /// base64 characters: of the positions from which every pattern lies inside the run, the first
+    /// where a literal starts. Else the first position it did not look at (where the automaton
+    /// must take over).
+    pub fn scan(&self, buf: &[u8], from: usize, run_end: usize, stop: usize) -> RunScan {
+        // Positions from which the longest pattern still ends inside the run.
+        let limit = (run_end + 1).saturating_sub(self.longest).min(stop);
+        for i in from..limit {
+            if let Some(hit) = self.at(buf, i) {
+                return hit;
+            }
+        }
+        RunScan::Until(limit.max(from))
+    }
+
+    /// The first literal (in pattern order) at `i`, if any.
+    #[inline]
+    fn at(&self, buf: &[u8], i: usize) -> Option<RunScan> {
+        let first = first4(&buf[i..i + 4]);
+        let h = hash(first);
+        if self.bitmap[h / 64] & (1 << (h % 64)) == 0 {
+            return None;
+        }
+        self.buckets[h % BUCKETS]
+            .iter()
+            .find(|literal| literal.first == first && literal.at(buf, i))
+            .map(|literal| RunScan::Hit(i, literal.pattern, i + literal.text.len()))
+    }
+}
