@@ -236,6 +236,22 @@ fn git_hook_blocks_commit_a_and_commit_path_and_chains_the_old_hook() {
     let restored = fs::read_to_string(hooks.join("pre-commit")).unwrap();
     assert!(restored.contains("old-hook-ran"), "{restored}");
     assert!(!hooks.join("pre-commit.before-skguard").exists());
+
+    // Uninstalling twice: the second finds skguard's hook gone (the old one is back, and not
+    // skguard's, so it is left as it is: exit 2); with no hook at all there is nothing to do.
+    skguard()
+        .current_dir(repo.path())
+        .args(["hook", "uninstall"])
+        .assert()
+        .code(2);
+    fs::remove_file(hooks.join("pre-commit")).unwrap();
+    let out = skguard()
+        .current_dir(repo.path())
+        .args(["hook", "uninstall"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to uninstall"));
 }
 
 #[test]

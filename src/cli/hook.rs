@@ -165,7 +165,12 @@ fn uninstall(path: &Path) -> Result<Status> {
     let chained = dir.join(format!("pre-commit{CHAINED_SUFFIX}"));
     let replaced = dir.join(format!("pre-commit{REPLACED_SUFFIX}"));
     if !present(&hook) {
-        bail!("no pre-commit hook in {}", dir.display());
+        // What was asked for is already so: a second uninstall is not an error.
+        eprintln!(
+            "skguard: no pre-commit hook in {}: nothing to uninstall",
+            skguard::printable::printable(&dir.display().to_string())
+        );
+        return Ok(Status::Clean);
     }
     if !is_ours(&hook) {
         bail!(
