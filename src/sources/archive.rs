@@ -47,6 +47,9 @@ impl Default for Limits {
 /// A nested zip is read into memory (zip needs to seek) up to this size; a larger one goes to a
 /// temporary file.
 const NESTED_ZIP_IN_MEMORY: u64 = 16 << 20;
+/// A zip file up to this size is read into memory whole, once, before it is opened: read where it
+/// lies, every member costs a few reads and seeks (system calls) of its own.
+const FILE_ZIP_IN_MEMORY: u64 = 16 << 20;
 /// Compressed sizes below this are treated as this for the ratio bound: a 20-byte gzip of a
 /// 30 KB text is ordinary, not a bomb.
 const RATIO_FLOOR: u64 = 1024;
@@ -195,6 +198,20 @@ pub fn scan_file<R: Read + Seek>(
     kind: Kind,
     limits: &Limits,
 ) -> ArchiveScan {
+    scan(scanner, name, input, len, kind, limits, true)
+}
+
+/// [`scan_file`], and for `from_file`, a zip of up to [`FILE_ZIP_IN_MEMORY`] is read into memory
+/// first (one read instead of several per member).
+fn scan<R: Read + Seek>(
+    scanner: &mut StreamScanner<'_>,
+    name: &str,
+    input: &mut R,
+    len: u64,
+    kind: Kind,
+    limits: &Limits,
+    from_file: bool,
+) -> ArchiveScan {
     let mut walk = Walk {
         scanner,
         name,
@@ -210,6 +227,24 @@ pub fn scan_file<R: Read + Seek>(
         return walk.result;
     }
     match kind {
+        Kind::Zip if from_file && len <= FILE_ZIP_IN_MEMORY => {
+            let mut bytes = Vec::with_capacity(len as usize);
+            match (&mut *input)
+                .take(FILE_ZIP_IN_MEMORY + 1)
+                .read_to_end(&mut bytes)
+            {
+                Ok(n) if n as u64 <= FILE_ZIP_IN_MEMORY => walk.zip(Cursor::new(bytes), "", 1),
+                // It grew since it was opened: read where it lies.
+                Ok(_) => {
+                    drop(bytes);
+                    match input.rewind() {
+                        Ok(()) => walk.zip(input, "", 1),
+                        Err(e) => walk.unreadable(String::new(), e.to_string()),
+                    }
+                }
+                Err(e) => walk.unreadable(String::new(), e.to_string()),
+            }
+        }
         Kind::Zip => walk.zip(input, "", 1),
         Kind::Gzip => walk.gzip(input, "", len, 1),
         Kind::Tar => walk.tar(input, "", 1),
@@ -225,13 +260,14 @@ pub fn scan_bytes(
     kind: Kind,
     limits: &Limits,
 ) -> ArchiveScan {
-    scan_file(
+    scan(
         scanner,
         name,
         &mut Cursor::new(bytes),
         bytes.len() as u64,
         kind,
         limits,
+        false,
     )
 }
 
@@ -764,6 +800,43 @@ mod tests {
             .iter()
             .map(|h| (h.member.clone(), h.located.line))
             .collect()
+    }
+
+    /// [`scan_file`] over a real file holding `bytes`, told it is `len` bytes long.
+    fn scan_a_file(bytes: &[u8], len: u64) -> ArchiveScan {
+        let matcher = Matcher::new(RuleSet::builtin());
+        let mut scanner = StreamScanner::new(&matcher);
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(bytes).unwrap();
+        let kind = sniff(bytes).expect("an archive");
+        scan_file(
+            &mut scanner,
+            "a.zip",
+            &mut file,
+            len,
+            kind,
+            &Limits::default(),
+        )
+    }
+
+    #[test]
+    fn a_zip_file_is_read_whole_into_memory_or_where_it_lies_with_the_same_findings() {
+        let mut filler = vec![b'.'; 1 << 20];
+        filler.extend_from_slice(format!("\nkey={}\n", key()).as_bytes());
+        let member = format!("k={}\n", key());
+        let small = zip_of(&[("a.txt", &filler), ("dir/b.env", member.as_bytes())]);
+        let want = vec![("a.txt".to_string(), 2), ("dir/b.env".to_string(), 1)];
+        // Small: read into memory whole.
+        assert_eq!(places(&scan_a_file(&small, small.len() as u64)), want);
+        // Larger than the in-memory size: read where it lies; and so when it was small when
+        // opened and has grown since.
+        let mut big = vec![b'.'; FILE_ZIP_IN_MEMORY as usize + 1];
+        big.extend_from_slice(format!("\nkey={}\n", key()).as_bytes());
+        let large = stored_zip_of(&[("big.txt", &big), ("dir/b.env", member.as_bytes())]);
+        assert!(large.len() as u64 > FILE_ZIP_IN_MEMORY);
+        let want = vec![("big.txt".to_string(), 2), ("dir/b.env".to_string(), 1)];
+        assert_eq!(places(&scan_a_file(&large, large.len() as u64)), want);
+        assert_eq!(places(&scan_a_file(&large, 1000)), want);
     }
 
     #[test]
