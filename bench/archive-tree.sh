@@ -20,7 +20,7 @@
 #   rg --hidden -a -c -F -e sk_live_ -e sk_test_ TREE
 # with hyperfine (wall time, user and system CPU).
 #
-# usage: bench/archive-tree.sh [RUNS (default 5)]
+# usage: [ROUNDS=1] bench/archive-tree.sh [RUNS (default 5)]
 #   SKGUARD=path/to/skguard (default $CARGO_TARGET_DIR or target, release)
 #   GIT_MIRROR=a git.git repository (default /work/.mirror/git+git/repo)  SEED=12  KEEP=1 keeps it
 set -euo pipefail
@@ -202,48 +202,54 @@ PY
 files=$(find "$tree" -type f | wc -l)
 bytes=$(find "$tree" -type f -printf '%s\n' | awk '{s+=$1} END{print s}')
 arch=$(find "$tree" -type f \( -name '*.tgz' -o -name '*.jar' -o -name '*.zip' \) -printf '%s\n' | awk '{n++; s+=$1} END{print n" .tgz/.jar/.zip files, "s/1e6" MB"}')
-echo "tree: $((bytes / 1000000)) MB in $files files; $arch"
-echo "rg sees $(rg --files --hidden -a "$tree" | wc -l) files; $(nproc) cores"
+echo "tree: $((bytes / 1000000)) MB in $files files; $arch; $(nproc) cores"
 
 # Which planted keys a run finds (by the key itself; the list never enters the tree).
 found() {
-  "$skguard" scan "$tree" --format jsonl --show-secret "$@" 2>"$work/stderr" >"$work/found.jsonl" || true
-  python3 - "$work/planted.tsv" "$work/found.jsonl" "$*" <<'PY'
+  "$skguard" scan "$tree" --format json --show-secret "$@" 2>/dev/null >"$work/found.json" || true
+  python3 - "$work/planted.tsv" "$work/found.json" "$*" <<'PY'
 import json, sys
 planted = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
-found = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+report = json.load(open(sys.argv[2]))
 where = {}
-for f in found:
+for f in report["findings"]:
     where.setdefault(f["secret"], set()).add(f["path"])
-kinds = ["plain", "tgz", "jar", "zip", "nested"]
 parts, total = [], 0
-for k in kinds:
+for k in ["plain", "tgz", "jar", "zip", "nested"]:
     rows = [r for r in planted if r[0] == k]
-    hit = [r for r in rows
-           if any(p == (r[1] + ("!" + r[2] if r[2] else "")) for p in where.get(r[3], ()))]
+    hit = [r for r in rows if r[1] + ("!" + r[2] if r[2] else "") in where.get(r[3], ())]
     total += len(hit)
     parts.append(f"{k} {len(hit)}/{len(rows)}")
 mine = {r[3] for r in planted}
-other = sum(1 for f in found if f["secret"] not in mine)
-print(f"skguard scan {sys.argv[3] or '(default)'}: {total}/{len(planted)} planted keys found "
-      f"at their path ({', '.join(parts)}); {other} other findings")
+other = sum(1 for f in report["findings"] if f["secret"] not in mine)
+s = report["stats"]
+print(f"skguard scan {sys.argv[3] or '(default)'}: {total}/{len(planted)} planted keys found at "
+      f"their path ({', '.join(parts)}); {other} other findings")
+print(f"    {s['files']} files, {s['bytes'] / 1e6:.0f} MB scanned; {s['archives']} archives opened, "
+      f"{s['archive_members']} members; {s['archive_bounds']} archive parts not read whole")
 PY
-  grep -E 'scanned|archive' "$work/stderr" | sed 's/^/    /' || true
 }
 found
 found --archive-depth 0
+echo "rg --hidden -a (no ignore files outside a git repository) searches $(rg --files --hidden -a "$tree" | wc -l) files"
 
-echo "load before timing: $(uptime)"
-hyperfine -N --warmup 1 --runs "$runs" --ignore-failure --export-json "$work/times.json" \
-  "$skguard scan $tree" \
-  "$skguard scan $tree --archive-depth 0" \
-  "rg --hidden -a -c -F -e sk_live_ -e sk_test_ $tree"
-echo "load after timing: $(uptime)"
-python3 - "$work/times.json" "$skguard" "$tree" <<'PY'
+# Timed side by side; ROUNDS>1 repeats the block (on a busy machine each round's ratios hold).
+for round in $(seq 1 "${ROUNDS:-1}"); do
+  echo "load before round $round: $(uptime)"
+  hyperfine -N --warmup 1 --runs "$runs" --ignore-failure --export-json "$work/times.json" \
+    "$skguard scan $tree" \
+    "$skguard scan $tree --archive-depth 0" \
+    "rg --hidden -a -c -F -e sk_live_ -e sk_test_ $tree"
+  echo "load after round $round: $(uptime)"
+  python3 - "$work/times.json" "$skguard" "$tree" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]
-base = r[2]["mean"]
+rg = r[2]
 for x in r:
-    print(f"{x['mean']:6.2f} s ± {x['stddev']:.2f}  user {x['user']:5.2f} s  sys {x['system']:5.2f} s"
-          f"  ({x['mean'] / base:.2f}× rg)  {x['command'].replace(sys.argv[2], 'skguard').replace(sys.argv[3], 'TREE')}")
+    cpu = x["user"] + x["system"]
+    print(f"{x['mean']:6.3f} s ± {x['stddev']:.3f} ({x['mean'] / rg['mean']:.2f}× rg)  "
+          f"CPU {cpu:.2f} s: user {x['user']:.2f} + sys {x['system']:.2f} "
+          f"({cpu / (rg['user'] + rg['system']):.2f}× rg)  "
+          f"{x['command'].replace(sys.argv[2], 'skguard').replace(sys.argv[3], 'TREE')}")
 PY
+done
