@@ -47,6 +47,9 @@ impl Default for Limits {
 /// A nested zip is read into memory (zip needs to seek) up to this size; a larger one goes to a
 /// temporary file.
 const NESTED_ZIP_IN_MEMORY: u64 = 16 << 20;
+/// A zip file up to this size is read into memory whole, once, before it is opened: read where it
+/// lies, every member costs a few reads and seeks (system calls) of its own.
+const FILE_ZIP_IN_MEMORY: u64 = 16 << 20;
 /// Compressed sizes below this are treated as this for the ratio bound: a 20-byte gzip of a
 /// 30 KB text is ordinary, not a bomb.
 const RATIO_FLOOR: u64 = 1024;
@@ -54,6 +57,10 @@ const RATIO_FLOOR: u64 = 1024;
 pub const SKIPS_SAID: usize = 20;
 /// Bytes of a file that [`sniff`] looks at (a tar header's magic sits at 257).
 pub const HEAD: usize = 512;
+/// Bytes of a member read before it is sniffed: a member up to this size is inflated in one call.
+/// (A first read of only [`HEAD`] bytes made inflate finish each member's first output on its
+/// slow path, symbol by symbol: a tenth of the time spent on a tree of small members.)
+const FIRST_READ: usize = 32 << 10;
 
 /// What kind of archive bytes start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,12 +202,27 @@ pub fn scan_file<R: Read + Seek>(
     kind: Kind,
     limits: &Limits,
 ) -> ArchiveScan {
+    scan(scanner, name, input, len, kind, limits, true)
+}
+
+/// [`scan_file`], and for `from_file`, a zip of up to [`FILE_ZIP_IN_MEMORY`] is read into memory
+/// first (one read instead of several per member).
+fn scan<R: Read + Seek>(
+    scanner: &mut StreamScanner<'_>,
+    name: &str,
+    input: &mut R,
+    len: u64,
+    kind: Kind,
+    limits: &Limits,
+    from_file: bool,
+) -> ArchiveScan {
     let mut walk = Walk {
         scanner,
         name,
         limits,
         result: ArchiveScan::default(),
         entries: 0,
+        first: Vec::new(),
     };
     if limits.depth == 0 {
         return walk.result;
@@ -210,6 +232,24 @@ pub fn scan_file<R: Read + Seek>(
         return walk.result;
     }
     match kind {
+        Kind::Zip if from_file && len <= FILE_ZIP_IN_MEMORY => {
+            let mut bytes = Vec::with_capacity(len as usize);
+            match (&mut *input)
+                .take(FILE_ZIP_IN_MEMORY + 1)
+                .read_to_end(&mut bytes)
+            {
+                Ok(n) if n as u64 <= FILE_ZIP_IN_MEMORY => walk.zip(Cursor::new(bytes), "", 1),
+                // It grew since it was opened: read where it lies.
+                Ok(_) => {
+                    drop(bytes);
+                    match input.rewind() {
+                        Ok(()) => walk.zip(input, "", 1),
+                        Err(e) => walk.unreadable(String::new(), e.to_string()),
+                    }
+                }
+                Err(e) => walk.unreadable(String::new(), e.to_string()),
+            }
+        }
         Kind::Zip => walk.zip(input, "", 1),
         Kind::Gzip => walk.gzip(input, "", len, 1),
         Kind::Tar => walk.tar(input, "", 1),
@@ -225,13 +265,14 @@ pub fn scan_bytes(
     kind: Kind,
     limits: &Limits,
 ) -> ArchiveScan {
-    scan_file(
+    scan(
         scanner,
         name,
         &mut Cursor::new(bytes),
         bytes.len() as u64,
         kind,
         limits,
+        false,
     )
 }
 
@@ -242,6 +283,8 @@ struct Walk<'a, 's, 'm> {
     limits: &'s Limits,
     result: ArchiveScan,
     entries: u64,
+    /// [`FIRST_READ`] bytes, reused from member to member (a nested member takes its own).
+    first: Vec<u8>,
 }
 
 /// `prefix` and `name` joined as a member path.
@@ -273,6 +316,30 @@ fn gunzipped_name(outer: &str, header: Option<&[u8]>) -> String {
         }
     }
     "(gunzipped)".to_string()
+}
+
+/// Reads into `buf` until it is full or the stream ends: the bytes read, and the error that
+/// stopped the reading, if one did.
+fn read_up_to(reader: &mut dyn Read, buf: &mut [u8]) -> (usize, Option<io::Error>) {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (filled, Some(e)),
+        }
+    }
+    (filled, None)
+}
+
+/// A reader whose first read fails with the error it holds.
+struct Failed(Option<io::Error>);
+
+impl Read for Failed {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        self.0.take().map_or(Ok(0), Err)
+    }
 }
 
 /// A reader that stops (with end of stream) at a bound and remembers which.
@@ -387,12 +454,29 @@ impl Walk<'_, '_, '_> {
     /// `stored`: the member's size when its container says it (the compressed size of a gzip
     /// stream inside it, for the ratio bound).
     fn member(&mut self, reader: &mut dyn Read, member: &str, depth: u32, stored: Option<u64>) {
-        let mut head = Vec::with_capacity(HEAD);
-        if let Err(e) = reader.take(HEAD as u64).read_to_end(&mut head) {
-            self.unreadable(member.to_string(), e.to_string());
-            return;
+        let mut first = std::mem::take(&mut self.first);
+        first.resize(FIRST_READ, 0);
+        // What was read before an error is scanned, and the error said, as from any later read.
+        match read_up_to(reader, &mut first) {
+            (n, None) => self.member_read(&first[..n], reader, member, depth, stored),
+            (n, Some(e)) => {
+                let mut failed = Failed(Some(e));
+                self.member_read(&first[..n], &mut failed, member, depth, stored)
+            }
         }
-        let nested = sniff(&head);
+        self.first = first;
+    }
+
+    /// [`Walk::member`] once its first bytes, `head`, are read from `reader`.
+    fn member_read(
+        &mut self,
+        head: &[u8],
+        reader: &mut dyn Read,
+        member: &str,
+        depth: u32,
+        stored: Option<u64>,
+    ) {
+        let nested = sniff(head);
         if let Some(kind) = nested {
             if depth < self.limits.depth {
                 let mut whole = Cursor::new(head).chain(reader);
@@ -766,6 +850,43 @@ mod tests {
             .collect()
     }
 
+    /// [`scan_file`] over a real file holding `bytes`, told it is `len` bytes long.
+    fn scan_a_file(bytes: &[u8], len: u64) -> ArchiveScan {
+        let matcher = Matcher::new(RuleSet::builtin());
+        let mut scanner = StreamScanner::new(&matcher);
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(bytes).unwrap();
+        let kind = sniff(bytes).expect("an archive");
+        scan_file(
+            &mut scanner,
+            "a.zip",
+            &mut file,
+            len,
+            kind,
+            &Limits::default(),
+        )
+    }
+
+    #[test]
+    fn a_zip_file_is_read_whole_into_memory_or_where_it_lies_with_the_same_findings() {
+        let mut filler = vec![b'.'; 1 << 20];
+        filler.extend_from_slice(format!("\nkey={}\n", key()).as_bytes());
+        let member = format!("k={}\n", key());
+        let small = zip_of(&[("a.txt", &filler), ("dir/b.env", member.as_bytes())]);
+        let want = vec![("a.txt".to_string(), 2), ("dir/b.env".to_string(), 1)];
+        // Small: read into memory whole.
+        assert_eq!(places(&scan_a_file(&small, small.len() as u64)), want);
+        // Larger than the in-memory size: read where it lies; and so when it was small when
+        // opened and has grown since.
+        let mut big = vec![b'.'; FILE_ZIP_IN_MEMORY as usize + 1];
+        big.extend_from_slice(format!("\nkey={}\n", key()).as_bytes());
+        let large = stored_zip_of(&[("big.txt", &big), ("dir/b.env", member.as_bytes())]);
+        assert!(large.len() as u64 > FILE_ZIP_IN_MEMORY);
+        let want = vec![("big.txt".to_string(), 2), ("dir/b.env".to_string(), 1)];
+        assert_eq!(places(&scan_a_file(&large, large.len() as u64)), want);
+        assert_eq!(places(&scan_a_file(&large, 1000)), want);
+    }
+
     #[test]
     fn a_key_in_a_member_name_is_a_finding_at_line_zero() {
         // In a .tgz the member names are compressed: the file's bytes as they are hold no key.
@@ -950,6 +1071,37 @@ mod tests {
         gz.truncate(gz.len() - 4);
         let s = scan(&gz, &Limits::default());
         assert!(s.skipped.iter().any(|k| k.bound == Bound::Unreadable) || !s.hits.is_empty());
+    }
+
+    #[test]
+    fn a_member_that_fails_in_its_first_read_is_said_by_name() {
+        // A small member (read whole by the first read) whose stored CRC-32 is wrong: the zip
+        // library says so only at its end, after handing over every byte.
+        let text = format!("k={}\n", key());
+        let mut doc = zip_of(&[("a.env", text.as_bytes()), ("b.txt", b"fine")]);
+        let mut crc = flate2::Crc::new();
+        crc.update(text.as_bytes());
+        let stored = crc.sum().to_le_bytes();
+        let mut patched = 0;
+        for at in 0..doc.len() - 4 {
+            if doc[at..at + 4] == stored {
+                doc[at] ^= 0xff;
+                patched += 1;
+            }
+        }
+        assert_eq!(
+            patched, 2,
+            "the local header's and the central directory's CRC"
+        );
+        let s = scan(&doc, &Limits::default());
+        let said: Vec<(&str, Bound, &str)> = s
+            .skipped
+            .iter()
+            .map(|k| (k.member.as_str(), k.bound, k.detail.as_str()))
+            .collect();
+        assert_eq!(said, vec![("a.env", Bound::Unreadable, "Invalid checksum")]);
+        // The next member is read as usual.
+        assert_eq!(s.members, 2);
     }
 
     #[test]
