@@ -1100,7 +1100,8 @@ mod tests {
             .map(|k| (k.member.as_str(), k.bound, k.detail.as_str()))
             .collect();
         assert_eq!(said, vec![("a.env", Bound::Unreadable, "Invalid checksum")]);
-        // The next member is read as usual.
+        // The key read before the error is reported with it, and the next member is read as usual.
+        assert_eq!(places(&s), vec![("a.env".to_string(), 1)]);
         assert_eq!(s.members, 2);
     }
 

@@ -310,28 +310,29 @@ impl Shared<'_> {
                             lock(&self.hits).extend(hits);
                             lock(&self.warnings).extend(warnings);
                         }
-                        if !found.is_empty() {
-                            let shown = style.display(path);
-                            let mut hits = lock(&self.hits);
-                            hits.extend(found.drain(..).map(|located| Hit {
-                                path: shown.clone(),
-                                commit: None,
-                                located,
-                            }));
-                            found.shrink_to(1024);
-                        }
-                        super::path_keys::push_for_file(
-                            scanner.matcher(),
-                            path,
-                            || style.display(path),
-                            &self.hits,
-                        );
                     }
+                    // Keys read before an error are reported with it.
                     Err(err) => lock(&self.unreadable).push(Unreadable {
                         path: style.display(path),
                         error: err.to_string(),
                     }),
                 }
+                if !found.is_empty() {
+                    let shown = style.display(path);
+                    let mut hits = lock(&self.hits);
+                    hits.extend(found.drain(..).map(|located| Hit {
+                        path: shown.clone(),
+                        commit: None,
+                        located,
+                    }));
+                    found.shrink_to(1024);
+                }
+                super::path_keys::push_for_file(
+                    scanner.matcher(),
+                    path,
+                    || style.display(path),
+                    &self.hits,
+                );
             }
             Ok(Opened::NotRegular) => {
                 counters.not_regular.fetch_add(1, Ordering::Relaxed);

@@ -89,7 +89,12 @@ impl<'m> StreamScanner<'m> {
         let mut contexts = 0usize;
         loop {
             let before_fill = filled;
-            let eof = fill(reader, &mut self.buf, &mut filled)?;
+            // A read that fails ends the stream: what was read before it is scanned, then the
+            // error is returned (the caller says it; the keys found stay found).
+            let (eof, error) = match fill(reader, &mut self.buf, &mut filled) {
+                Ok(eof) => (eof, None),
+                Err(e) => (true, Some(e)),
+            };
             total += (filled - before_fill) as u64;
             if base == 0 {
                 utf16_bom = self.buf[..filled].starts_with(&[0xff, 0xfe])
@@ -125,7 +130,10 @@ impl<'m> StreamScanner<'m> {
                 });
             }
             if eof {
-                return Ok(total);
+                return match error {
+                    Some(e) => Err(e),
+                    None => Ok(total),
+                };
             }
             let next = keep_to - KEEP_BEFORE;
             cursor.advance(buf, base, next);
@@ -479,5 +487,34 @@ mod tests {
             .unwrap();
         assert_eq!(out.len(), 1);
         assert_eq!((out[0].line, out[0].column), (2, 1));
+    }
+
+    /// A reader that hands out its bytes, then fails.
+    struct FailsAfter<'a>(&'a [u8]);
+    impl Read for FailsAfter<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::Error::other("the disk went away"));
+            }
+            let n = self.0.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn keys_read_before_a_read_error_are_found_and_the_error_returned() {
+        let matcher = Matcher::new(RuleSet::builtin());
+        // In the first chunk (the error comes while it is being filled), and in a later one.
+        for before in [10, CHUNK + 10] {
+            let text = format!("{}\n{} trailing", "x".repeat(before), key(5));
+            let mut scanner = StreamScanner::new(&matcher);
+            let mut out = Vec::new();
+            let result = scanner.scan(&mut FailsAfter(text.as_bytes()), &mut out);
+            assert_eq!(result.unwrap_err().to_string(), "the disk went away");
+            assert_eq!(out.len(), 1, "{before}");
+            assert_eq!(out[0].candidate.secret.expose(), key(5));
+        }
     }
 }
