@@ -237,10 +237,7 @@ impl Matcher {
         let mut from = pos;
         if let Some(runs) = &self.runs {
             if *run_end <= pos {
-                *run_end = buf[pos..]
-                    .iter()
-                    .position(|&b| !decode::is_b64(b))
-                    .map_or(buf.len(), |n| pos + n);
+                *run_end = runs::RunLiterals::run_end(buf, pos);
             }
             match runs.scan(buf, pos, *run_end, window) {
                 runs::RunScan::Hit(start, pattern, end) => return Next::Hit(start, pattern, end),

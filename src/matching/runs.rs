@@ -10,6 +10,8 @@
 //! earliest start, then the first pattern in the automaton's order), so that the caller can skip
 //! the automaton there; it never decides anything the automaton would decide differently.
 
+use super::decode::B64;
+
 /// Bits of the position hash: a bitmap of 8 KiB, in L1.
 const HASH_BITS: u32 = 16;
 /// Buckets of literals by hash, each a short list.
@@ -111,25 +113,44 @@ impl RunLiterals {
     pub fn scan(&self, buf: &[u8], from: usize, run_end: usize, stop: usize) -> RunScan {
         // Positions from which the longest pattern still ends inside the run.
         let limit = (run_end + 1).saturating_sub(self.longest).min(stop);
-        for i in from..limit {
-            if let Some(hit) = self.at(buf, i) {
-                return hit;
+        if from >= limit {
+            return RunScan::Until(from);
+        }
+        // The 4 bytes at each position (`limit + 3 <= run_end`: the longest pattern is 4 or more).
+        for (i, four) in (from..).zip(buf[from..limit + 3].windows(4)) {
+            let first = u32::from_le_bytes(four.try_into().expect("4 bytes"));
+            let h = hash(first);
+            if self.bitmap[h / 64] & (1 << (h % 64)) != 0 {
+                if let Some(hit) = self.verify(buf, i, first, h) {
+                    return hit;
+                }
             }
         }
-        RunScan::Until(limit.max(from))
+        RunScan::Until(limit)
     }
 
-    /// The first literal (in pattern order) at `i`, if any.
-    #[inline]
-    fn at(&self, buf: &[u8], i: usize) -> Option<RunScan> {
-        let first = first4(&buf[i..i + 4]);
-        let h = hash(first);
-        if self.bitmap[h / 64] & (1 << (h % 64)) == 0 {
-            return None;
-        }
+    /// The first literal (in pattern order) at `i`, whose first 4 bytes are `first`, hashed `h`.
+    #[cold]
+    fn verify(&self, buf: &[u8], i: usize, first: u32, h: usize) -> Option<RunScan> {
         self.buckets[h % BUCKETS]
             .iter()
             .find(|literal| literal.first == first && literal.at(buf, i))
             .map(|literal| RunScan::Hit(i, literal.pattern, i + literal.text.len()))
+    }
+
+    /// Where the run of base64 characters that starts at `from` ends.
+    pub fn run_end(buf: &[u8], from: usize) -> usize {
+        let mut i = from;
+        // 16 bytes at a time, without a branch per byte (0xff marks any other byte).
+        while let Some(block) = buf.get(i..i + 16) {
+            if block.iter().fold(0, |acc, &b| acc | B64[b as usize]) & 0x80 != 0 {
+                break;
+            }
+            i += 16;
+        }
+        while i < buf.len() && B64[buf[i] as usize] != 0xff {
+            i += 1;
+        }
+        i
     }
 }
