@@ -17,8 +17,7 @@ mod runs;
 
 use std::ops::Range;
 
-use aho_corasick::automaton::Automaton;
-use aho_corasick::{dfa, AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
 
 use crate::findings::{Encoding, Secret};
 use crate::rules::RuleSet;
@@ -77,7 +76,10 @@ pub struct Matcher {
     rules: RuleSet,
     automaton: AhoCorasick,
     /// The same automaton without a prefilter, for text where hits are dense (see [`Matcher::find`]).
-    dense: dfa::DFA,
+    /// Its kind is left to aho-corasick, as `automaton`'s is (a DFA only for a few patterns): user
+    /// rules come from the scanned tree, and a DFA of all their states times every byte class could
+    /// take gigabytes, or fail to build.
+    dense: AhoCorasick,
     /// Its literals made of base64 characters, for dense hits inside base64 text.
     runs: Option<runs::RunLiterals>,
     /// The length of its longest pattern.
@@ -129,7 +131,7 @@ impl Matcher {
             .match_kind(MatchKind::LeftmostFirst)
             .build(&patterns)
             .expect("rule literals always build an automaton");
-        let dense = dfa::Builder::new()
+        let dense = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostFirst)
             .prefilter(false)
             .build(&patterns)
@@ -248,11 +250,7 @@ impl Matcher {
                 runs::RunScan::Until(p) => from = p,
             }
         }
-        match self
-            .dense
-            .try_find(&Input::new(&buf[..reach]).span(from..reach))
-            .expect("an unanchored search of a DFA cannot fail")
-        {
+        match self.dense.find(Input::new(&buf[..reach]).span(from..reach)) {
             Some(hit) if hit.start() < window => {
                 Next::Hit(hit.start(), hit.pattern().as_usize(), hit.end())
             }
@@ -1115,6 +1113,8 @@ mod tests {
             let prefixes: Vec<String> = (0..40)
                 .map(|_| (0..64).map(|_| chars[rng.usize(..chars.len())]).collect())
                 .collect();
+            // The built-in rules' few patterns still get a DFA.
+            assert_eq!(matcher().dense.kind(), aho_corasick::AhoCorasickKind::DFA);
             let m = with_rules(&prefixes);
             assert!(
                 m.dense.memory_usage() <= m.automaton.memory_usage(),
