@@ -1063,7 +1063,7 @@ mod tests {
         #[test]
         fn base64_rejection_never_drops_what_decoding_finds() {
             let mut rng = fastrand::Rng::with_seed(0xb64);
-            let prefixes = vec![
+            let prefixes = [
                 "sk_live_".to_string(),
                 "ab_-+/=%Q".to_string(),
                 "kQ/k".to_string(),
