@@ -16,6 +16,10 @@ use super::decode::B64;
 const HASH_BITS: u32 = 16;
 /// Buckets of literals by hash, each a short list.
 const BUCKETS: usize = 256;
+/// The most literals a bucket may hold: every position whose hash is set compares them all, so
+/// many literals with the same first 4 bytes (user rules' prefixes, from a scanned tree) would make
+/// the scan cost that many comparisons a byte. Past it the automaton does the work.
+const MAX_BUCKET: usize = 8;
 const BITMAP_WORDS: usize = (1 << HASH_BITS) / 64;
 
 /// The automaton's literals made of base64 characters, indexed by their first 4 bytes.
@@ -72,8 +76,8 @@ fn first4(bytes: &[u8]) -> u32 {
 }
 
 impl RunLiterals {
-    /// `None` when some pattern made of base64 characters is shorter than 4 bytes (then every hit
-    /// is left to the automaton).
+    /// `None` when some pattern made of base64 characters is shorter than 4 bytes, or when more than
+    /// [`MAX_BUCKET`] of them share a bucket (then every hit is left to the automaton).
     pub fn new(patterns: &[Vec<u8>], is_b64: impl Fn(u8) -> bool) -> Option<RunLiterals> {
         let mut bitmap = Box::new([0u64; BITMAP_WORDS]);
         let mut buckets = vec![Vec::new(); BUCKETS];
@@ -97,6 +101,9 @@ impl RunLiterals {
                 pattern: index,
                 text: p.clone().into_boxed_slice(),
             });
+        }
+        if buckets.iter().any(|b| b.len() > MAX_BUCKET) {
+            return None;
         }
         let longest = patterns.iter().map(Vec::len).max().unwrap_or(0).max(4);
         Some(RunLiterals {
