@@ -17,7 +17,8 @@ mod runs;
 
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::{dfa, AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, MatchKind};
 
 use crate::findings::{Encoding, Secret};
 use crate::rules::RuleSet;
@@ -31,6 +32,10 @@ const _: () = assert!(decode::BASE64_BEFORE <= CONTEXT_BEFORE);
 /// automaton runs without its prefilter, until two hits are more than `4 * DENSE_GAP` apart.
 const DENSE_GAP: usize = 64;
 const DENSE_RUN: u32 = 16;
+
+/// Rule sets whose literals (in every form) add up to at most this many bytes get a DFA for dense
+/// text (the built-in rules': about 400).
+const DFA_MAX_PATTERN_BYTES: usize = 4096;
 
 /// What [`Matcher::next_hit`] found.
 enum Next {
@@ -76,10 +81,11 @@ pub struct Matcher {
     rules: RuleSet,
     automaton: AhoCorasick,
     /// The same automaton without a prefilter, for text where hits are dense (see [`Matcher::find`]).
-    /// Its kind is left to aho-corasick, as `automaton`'s is (a DFA only for a few patterns): user
-    /// rules come from the scanned tree, and a DFA of all their states times every byte class could
-    /// take gigabytes, or fail to build.
-    dense: AhoCorasick,
+    /// A DFA (searched without dynamic dispatch, a few instructions a byte), only for rule sets
+    /// whose literals are small: user rules come from the scanned tree, and a DFA is a table of
+    /// every state times every byte class (680 MB for a 100 KB configuration, or a panic). Without
+    /// it, dense text is searched with `automaton`, as sparse text is.
+    dense: Option<dfa::DFA>,
     /// Its literals made of base64 characters, for dense hits inside base64 text.
     runs: Option<runs::RunLiterals>,
     /// The length of its longest pattern.
@@ -127,15 +133,23 @@ impl Matcher {
                 }
             }
         }
+        let small = patterns.iter().map(Vec::len).sum::<usize>() <= DFA_MAX_PATTERN_BYTES;
+        // aho-corasick makes a DFA of up to 100 patterns whatever their length: few long user
+        // prefixes would make it huge.
         let automaton = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostFirst)
+            .kind((!small).then_some(AhoCorasickKind::ContiguousNFA))
             .build(&patterns)
             .expect("rule literals always build an automaton");
-        let dense = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostFirst)
-            .prefilter(false)
-            .build(&patterns)
-            .expect("rule literals always build an automaton");
+        let dense = small
+            .then(|| {
+                dfa::Builder::new()
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .prefilter(false)
+                    .build(&patterns)
+                    .ok()
+            })
+            .flatten();
         let runs = runs::RunLiterals::new(&patterns, decode::is_b64);
         let longest = patterns.iter().map(Vec::len).max().unwrap_or(1);
         // Enough bytes after a hit to see a whole key in its widest form (UTF-16, or base64 wrapped
@@ -247,7 +261,14 @@ impl Matcher {
                 runs::RunScan::Until(p) => from = p,
             }
         }
-        match self.dense.find(Input::new(&buf[..reach]).span(from..reach)) {
+        let input = Input::new(&buf[..reach]).span(from..reach);
+        let hit = match &self.dense {
+            Some(dfa) => dfa
+                .try_find(&input)
+                .expect("an unanchored search of a DFA cannot fail"),
+            None => self.automaton.find(input),
+        };
+        match hit {
             Some(hit) if hit.start() < window => {
                 Next::Hit(hit.start(), hit.pattern().as_usize(), hit.end())
             }
@@ -1111,12 +1132,16 @@ mod tests {
                 .map(|_| (0..64).map(|_| chars[rng.usize(..chars.len())]).collect())
                 .collect();
             // The built-in rules' few patterns still get a DFA.
-            assert_eq!(matcher().dense.kind(), aho_corasick::AhoCorasickKind::DFA);
+            assert!(matcher().dense.is_some());
             let m = with_rules(&prefixes);
+            assert!(m.dense.is_none());
+            assert_eq!(
+                m.automaton.kind(),
+                aho_corasick::AhoCorasickKind::ContiguousNFA
+            );
             assert!(
-                m.dense.memory_usage() <= m.automaton.memory_usage(),
-                "dense {} bytes, prefiltered {} bytes",
-                m.dense.memory_usage(),
+                m.automaton.memory_usage() < 4 << 20,
+                "{} bytes",
                 m.automaton.memory_usage()
             );
             let text = format!(
