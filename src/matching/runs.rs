@@ -28,9 +28,10 @@ pub(super) struct RunLiterals {
     bitmap: Box<[u64; BITMAP_WORDS]>,
     /// Per bucket, in pattern order: the literals that hash there.
     buckets: Vec<Vec<Literal>>,
-    /// The longest pattern of the automaton (of any kind): a match that starts at least this far
-    /// before the end of a run lies wholly inside it.
-    longest: usize,
+    /// How far into a pattern its first byte that is not a base64 character can be (0 when every
+    /// pattern is base64 characters only). A pattern with such a byte cannot match at a position
+    /// followed by at least this many base64 characters; one without can be told by its bytes.
+    reach: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -105,25 +106,33 @@ impl RunLiterals {
         if buckets.iter().any(|b| b.len() > MAX_BUCKET) {
             return None;
         }
-        let longest = patterns.iter().map(Vec::len).max().unwrap_or(0).max(4);
+        let reach = patterns
+            .iter()
+            .filter_map(|p| p.iter().position(|&b| !is_b64(b)))
+            .max()
+            .unwrap_or(0);
         Some(RunLiterals {
             bitmap,
             buckets,
-            longest,
+            reach,
         })
     }
 
     /// The automaton's leftmost-first match starting in `from..stop`, where `buf[from..run_end]` are
-    /// base64 characters: of the positions from which every pattern lies inside the run, the first
-    /// where a literal starts. Else the first position it did not look at (where the automaton
+    /// base64 characters: of the positions where only literals made of base64 characters can
+    /// match, the first where one does. Else the first position it did not look at (where the automaton
     /// must take over).
     pub fn scan(&self, buf: &[u8], from: usize, run_end: usize, stop: usize) -> RunScan {
-        // Positions from which the longest pattern still ends inside the run.
-        let limit = (run_end + 1).saturating_sub(self.longest).min(stop);
+        // Positions where only the literals made of base64 characters can match, with 4 bytes to
+        // read.
+        let limit = run_end
+            .saturating_sub(self.reach)
+            .min(stop)
+            .min(buf.len().saturating_sub(3));
         if from >= limit {
             return RunScan::Until(from);
         }
-        // The 4 bytes at each position (`limit + 3 <= run_end`: the longest pattern is 4 or more).
+        // The 4 bytes at each position.
         for (i, four) in (from..).zip(buf[from..limit + 3].windows(4)) {
             let first = u32::from_le_bytes(four.try_into().expect("4 bytes"));
             let h = hash(first);
