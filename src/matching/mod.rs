@@ -726,6 +726,22 @@ mod tests {
             M.get_or_init(|| Matcher::new(RuleSet::builtin()))
         }
 
+        type View = Vec<(usize, usize, String, Encoding)>;
+
+        fn view(c: &[Candidate]) -> View {
+            c.iter()
+                .map(|c| (c.rule, c.offset, c.secret.expose().to_string(), c.encoding))
+                .collect()
+        }
+
+        /// What `find` and `find_reference` find in `buf[keep]`.
+        fn both(m: &Matcher, buf: &[u8], keep: Range<usize>) -> (View, View) {
+            let (mut fast, mut reference) = (Vec::new(), Vec::new());
+            m.find(buf, 0, keep.clone(), &mut fast);
+            m.find_reference(buf, 0, keep, &mut reference);
+            (view(&fast), view(&reference))
+        }
+
         fn b64(bytes: &[u8], url: bool) -> String {
             if url {
                 base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -810,17 +826,8 @@ mod tests {
                 let text = pieces.concat();
                 let buf = text.as_bytes();
                 let keep = keep_from.min(buf.len())..buf.len();
-                let m = matcher();
-                let mut fast = Vec::new();
-                m.find(buf, 0, keep.clone(), &mut fast);
-                let mut reference = Vec::new();
-                m.find_reference(buf, 0, keep, &mut reference);
-                let view = |c: &Vec<Candidate>| -> Vec<(usize, usize, String, Encoding)> {
-                    c.iter()
-                        .map(|c| (c.rule, c.offset, c.secret.expose().to_string(), c.encoding))
-                        .collect()
-                };
-                prop_assert_eq!(view(&fast), view(&reference));
+                let (fast, reference) = both(matcher(), buf, keep);
+                prop_assert_eq!(fast, reference);
             }
         }
 
@@ -853,16 +860,8 @@ mod tests {
                                 &ending[..cut],
                                 &ending[cut..],
                             );
-                            let buf = text.as_bytes();
-                            let (mut fast, mut reference) = (Vec::new(), Vec::new());
-                            m.find(buf, 0, 0..buf.len(), &mut fast);
-                            m.find_reference(buf, 0, 0..buf.len(), &mut reference);
-                            let view = |c: &Vec<Candidate>| -> Vec<(usize, String)> {
-                                c.iter()
-                                    .map(|c| (c.offset, c.secret.expose().to_string()))
-                                    .collect()
-                            };
-                            assert_eq!(view(&fast), view(&reference), "{text:?}");
+                            let (fast, reference) = both(m, text.as_bytes(), 0..text.len());
+                            assert_eq!(fast, reference, "{text:?}");
                             checked += reference.len();
                         }
                     }
@@ -889,16 +888,8 @@ mod tests {
                             .map(|l| format!("{indent}{}", String::from_utf8_lossy(l)))
                             .collect();
                         let text = format!("{}{eol}", block.join(eol));
-                        let buf = text.as_bytes();
-                        let (mut fast, mut reference) = (Vec::new(), Vec::new());
-                        m.find(buf, 0, 0..buf.len(), &mut fast);
-                        m.find_reference(buf, 0, 0..buf.len(), &mut reference);
-                        let keys = |c: &Vec<Candidate>| -> Vec<(usize, String)> {
-                            c.iter()
-                                .map(|c| (c.offset, c.secret.expose().to_string()))
-                                .collect()
-                        };
-                        assert_eq!(keys(&fast), keys(&reference), "{text:?}");
+                        let (fast, reference) = both(m, text.as_bytes(), 0..text.len());
+                        assert_eq!(fast, reference, "{text:?}");
                         found += fast.len();
                     }
                 }
@@ -925,13 +916,10 @@ mod tests {
                     .collect::<Vec<_>>()
                     .join("\n"),
             ] {
-                let mut out = Vec::new();
-                matcher().find(text.as_bytes(), 0, 0..text.len(), &mut out);
-                let found: Vec<&str> = out.iter().map(|c| c.secret.expose()).collect();
+                let (fast, reference) = both(matcher(), text.as_bytes(), 0..text.len());
+                let found: Vec<&str> = fast.iter().map(|c| c.2.as_str()).collect();
                 assert_eq!(found, [key.as_str()]);
-                let mut reference = Vec::new();
-                matcher().find_reference(text.as_bytes(), 0, 0..text.len(), &mut reference);
-                assert_eq!(reference.len(), 1);
+                assert_eq!(fast, reference);
             }
         }
 
@@ -1036,12 +1024,6 @@ mod tests {
             out
         }
 
-        fn view(c: &[Candidate]) -> Vec<(usize, usize, String, Encoding)> {
-            c.iter()
-                .map(|c| (c.rule, c.offset, c.secret.expose().to_string(), c.encoding))
-                .collect()
-        }
-
         /// User rules with short, odd prefixes (3 bytes, base64 characters only, `_` and `-`, `%`,
         /// `=`, prefixes of each other): every path still finds what the prefiltered automaton finds.
         #[test]
@@ -1061,12 +1043,10 @@ mod tests {
                 for _ in 0..20 {
                     let buf = random_text(&mut rng, &prefixes);
                     let keep = rng.usize(..=buf.len().min(64))..buf.len();
-                    let (mut fast, mut reference) = (Vec::new(), Vec::new());
-                    m.find(&buf, 0, keep.clone(), &mut fast);
-                    m.find_reference(&buf, 0, keep, &mut reference);
+                    let (fast, reference) = both(&m, &buf, keep);
                     assert_eq!(
-                        view(&fast),
-                        view(&reference),
+                        fast,
+                        reference,
                         "round {round} {prefixes:?} {:?}",
                         String::from_utf8_lossy(&buf)
                     );
@@ -1175,11 +1155,9 @@ mod tests {
                 format!("{}{}", "A".repeat(240), prefixes[9]).repeat(20),
                 prefixes[1]
             );
-            let (mut fast, mut reference) = (Vec::new(), Vec::new());
-            m.find(text.as_bytes(), 0, 0..text.len(), &mut fast);
-            m.find_reference(text.as_bytes(), 0, 0..text.len(), &mut reference);
-            assert_eq!(view(&fast), view(&reference));
-            let found: Vec<&str> = fast.iter().map(|c| c.secret.expose()).collect();
+            let (fast, reference) = both(&m, text.as_bytes(), 0..text.len());
+            assert_eq!(fast, reference);
+            let found: Vec<&str> = fast.iter().map(|c| c.2.as_str()).collect();
             assert_eq!(found, [key.as_str()]);
         }
     }
