@@ -68,9 +68,22 @@ fn keys_in_archives_are_found_at_archive_member_by_content() {
         stderr.contains("inner.zip") && stderr.contains("--archive-depth"),
         "{stderr}"
     );
-    // Depth 0: no archive is opened.
-    let (code, findings, _, _) = scan_json(dir.path(), &["--archive-depth", "0"]);
+    // Depth 0: no archive is opened, and the summary says so (a clean answer that did not look
+    // inside them is not the same as one that did).
+    let (code, findings, stats, _) = scan_json(dir.path(), &["--archive-depth", "0"]);
     assert_eq!((code, findings.len()), (0, 0));
+    assert_eq!(stats["archives"], 0, "{stats}");
+    assert_eq!(stats["archives_not_opened"], 5, "{stats}");
+    let out = skguard()
+        .current_dir(dir.path())
+        .args(["scan", "--archive-depth", "0"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("5 archives not opened (--archive-depth 0)"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -202,9 +215,10 @@ fn archives_in_history_staged_and_ranges_are_new_only_where_a_member_gains_the_k
         places(&findings)[0].0,
         "dist/app.jar!config/moved.properties"
     );
-    // --archive-depth 0: the jar is bytes, nothing is found in it.
-    let (code, findings, _, _) = repo.scan(&["--git", "--archive-depth", "0"]);
+    // --archive-depth 0: the jar is bytes, nothing is found in it, and that is said.
+    let (code, findings, stats, _) = repo.scan(&["--git", "--archive-depth", "0"]);
     assert_eq!((code, findings.len()), (0, 0));
+    assert!(stats["archives_not_opened"].as_u64() > Some(0), "{stats}");
 
     // Staged: a compressed tar with a key blocks the commit, at its member.
     repo.write(

@@ -114,6 +114,7 @@ fn golden_json_of_a_file_scan_is_exactly_as_documented() {
     "archives": 0,
     "archive_members": 0,
     "archive_bounds": 0,
+    "archives_not_opened": 0,
     "findings": 2,
     "distinct_keys": 2,
     "suppressed": 0,

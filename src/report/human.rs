@@ -364,6 +364,12 @@ fn summary(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<
             "archive parts",
             "not read whole (a bound was reached; see the warnings)",
         ),
+        (
+            c.archives_not_opened,
+            "archive",
+            "archives",
+            "not opened (--archive-depth 0): scanned as bytes only",
+        ),
     ];
     let notes = notes
         .iter()

@@ -48,6 +48,7 @@ struct Counters {
     archives: AtomicU64,
     archive_members: AtomicU64,
     archive_bounds: AtomicU64,
+    archives_not_opened: AtomicU64,
 }
 
 impl Counters {
@@ -64,6 +65,7 @@ impl Counters {
             archives: get(&self.archives),
             archive_members: get(&self.archive_members),
             archive_bounds: get(&self.archive_bounds),
+            archives_not_opened: get(&self.archives_not_opened),
             ..Stats::default()
         }
     }
@@ -309,6 +311,8 @@ impl Shared<'_> {
                             let (hits, warnings) = archive_hits(counters, &shown, scan, found);
                             lock(&self.hits).extend(hits);
                             lock(&self.warnings).extend(warnings);
+                        } else if scanner.archive().is_some() {
+                            counters.archives_not_opened.fetch_add(1, Ordering::Relaxed);
                         }
                     }
                     // Keys read before an error are reported with it.

@@ -54,6 +54,8 @@ pub struct Stats {
     pub archive_members: u64,
     /// Parts of archives not read whole: a bound was reached (said in the warnings).
     pub archive_bounds: u64,
+    /// Archives and compressed files met but not opened (`--archive-depth 0`): scanned as bytes.
+    pub archives_not_opened: u64,
 }
 
 /// The outcome of a source.

@@ -86,6 +86,8 @@ pub(super) struct BlobKeys {
     /// What the archive's bounds stopped (the first few, and how many more).
     pub(super) bounds: Vec<archive::Skipped>,
     pub(super) bounds_more: u64,
+    /// An archive left unopened (`--archive-depth 0`).
+    pub(super) not_opened: bool,
 }
 
 impl BlobKeys {
@@ -139,9 +141,13 @@ pub(super) fn open_archive(
     limits: &archive::Limits,
     keys: &mut BlobKeys,
 ) {
-    let Some(kind) = scanner.archive().filter(|_| limits.depth > 0) else {
+    let Some(kind) = scanner.archive() else {
         return;
     };
+    if limits.depth == 0 {
+        keys.not_opened = true;
+        return;
+    }
     let opened = archive::scan_bytes(scanner, "", content, kind, limits);
     // A key in a stored member is reported once, in the member.
     let in_members: HashSet<&Secret> = opened
@@ -280,6 +286,7 @@ pub(super) fn archive_bounds(path: &str, keys: &BlobKeys, scan: &mut Scan) {
         return;
     }
     scan.stats.archive_bounds += keys.bounds.len() as u64 + keys.bounds_more;
+    scan.stats.archives_not_opened += u64::from(keys.not_opened);
     scan.warnings.extend(archive::describe_skips(
         &keys.bounds,
         keys.bounds_more,

@@ -527,6 +527,9 @@ fn open_archives(
     scan: &mut Scan,
 ) {
     let archives = std::mem::take(&mut objects.archives);
+    if limits.depth == 0 {
+        scan.stats.archives_not_opened += archives.len() as u64;
+    }
     let mut scanner = StreamScanner::new(matcher);
     for &n in archives.iter().filter(|_| limits.depth > 0) {
         let oid = objects.oid(n);
