@@ -230,6 +230,10 @@ fn archives_in_history_staged_and_ranges_are_new_only_where_a_member_gains_the_k
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(places(&findings)[0].0, "vendor/pkg.tgz!package/.env");
     assert_eq!(places(&findings)[0].4, "archive");
+    // And with --archive-depth 0 it passes as bytes, said in the summary.
+    let (code, findings, stats, _) = repo.scan(&["--staged", "--archive-depth", "0"]);
+    assert_eq!((code, findings.len()), (0, 0));
+    assert_eq!(stats["archives_not_opened"], 1, "{stats}");
 }
 
 /// SARIF and github annotations point at the archive file itself (a member is not a file code

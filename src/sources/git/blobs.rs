@@ -280,13 +280,14 @@ pub(super) fn scan_changes<'c>(
     (keys, parent_keys)
 }
 
-/// Says what an archive's bounds stopped (a deliberate skip: a warning, counted in the summary).
+/// Says what an archive's bounds stopped (a deliberate skip: a warning, counted in the summary),
+/// and counts an archive left unopened.
 pub(super) fn archive_bounds(path: &str, keys: &BlobKeys, scan: &mut Scan) {
+    scan.stats.archives_not_opened += u64::from(keys.not_opened);
     if keys.bounds.is_empty() {
         return;
     }
     scan.stats.archive_bounds += keys.bounds.len() as u64 + keys.bounds_more;
-    scan.stats.archives_not_opened += u64::from(keys.not_opened);
     scan.warnings.extend(archive::describe_skips(
         &keys.bounds,
         keys.bounds_more,
