@@ -254,7 +254,7 @@ fn to_url_safe(b: u8) -> u8 {
 }
 
 /// The 6-bit value of each base64 character of either alphabet; 0xff for any other byte.
-pub(super) static B64: [u8; 256] = {
+static B64: [u8; 256] = {
     let mut table = [0xffu8; 256];
     let mut i = 0;
     while i < 26 {
@@ -284,6 +284,13 @@ fn b64_value(b: u8) -> Option<u8> {
 #[inline]
 pub(super) fn is_b64(b: u8) -> bool {
     B64[b as usize] != 0xff
+}
+
+/// Whether every byte of `bytes` is a base64 character, without a branch per byte (0xff, the mark
+/// of any other byte, is the only value with its top bit set).
+#[inline]
+pub(super) fn all_b64(bytes: &[u8]) -> bool {
+    bytes.iter().fold(0, |acc, &b| acc | B64[b as usize]) & 0x80 == 0
 }
 
 fn is_indent(b: u8) -> bool {
@@ -512,12 +519,12 @@ impl Base64Hint {
             let v = (u32::from(B64[a as usize]) << 6) | u32::from(B64[b as usize]);
             !((v >> self.body_shift) as u8).is_ascii_alphanumeric()
         };
-        // One line: the common case, a slice of base64 characters (0xff marks any other byte).
+        // One line: the common case, a slice of base64 characters.
         if let Some(w) = at
             .checked_sub(self.lead)
             .and_then(|g| buf.get(g..g + c0 + 2))
         {
-            if w.iter().fold(0, |acc, &b| acc | B64[b as usize]) & 0x80 == 0 {
+            if all_b64(w) {
                 return first(w[c0], w[c0 + 1]);
             }
         }

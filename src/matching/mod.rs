@@ -150,7 +150,7 @@ impl Matcher {
                     .ok()
             })
             .flatten();
-        let runs = runs::RunLiterals::new(&patterns, decode::is_b64);
+        let runs = runs::RunLiterals::new(&patterns);
         let longest = patterns.iter().map(Vec::len).max().unwrap_or(1);
         // Enough bytes after a hit to see a whole key in its widest form (UTF-16, or base64 wrapped
         // over narrow indented lines) and the byte after.

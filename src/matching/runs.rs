@@ -10,7 +10,7 @@
 //! earliest start, then the first pattern in the automaton's order), so that the caller can skip
 //! the automaton there; it never decides anything the automaton would decide differently.
 
-use super::decode::B64;
+use super::decode::{all_b64, is_b64};
 
 /// Bits of the position hash: a bitmap of 8 KiB, in L1.
 const HASH_BITS: u32 = 16;
@@ -79,7 +79,7 @@ fn first4(bytes: &[u8]) -> u32 {
 impl RunLiterals {
     /// `None` when some pattern made of base64 characters is shorter than 4 bytes, or when more than
     /// [`MAX_BUCKET`] of them share a bucket (then every hit is left to the automaton).
-    pub fn new(patterns: &[Vec<u8>], is_b64: impl Fn(u8) -> bool) -> Option<RunLiterals> {
+    pub fn new(patterns: &[Vec<u8>]) -> Option<RunLiterals> {
         let mut bitmap = Box::new([0u64; BITMAP_WORDS]);
         let mut buckets = vec![Vec::new(); BUCKETS];
         for (index, p) in patterns.iter().enumerate() {
@@ -157,14 +157,11 @@ impl RunLiterals {
     /// Where the run of base64 characters that starts at `from` ends.
     pub fn run_end(buf: &[u8], from: usize) -> usize {
         let mut i = from;
-        // 16 bytes at a time, without a branch per byte (0xff marks any other byte).
-        while let Some(block) = buf.get(i..i + 16) {
-            if block.iter().fold(0, |acc, &b| acc | B64[b as usize]) & 0x80 != 0 {
-                break;
-            }
+        // 16 bytes at a time, without a branch per byte.
+        while buf.get(i..i + 16).is_some_and(all_b64) {
             i += 16;
         }
-        while i < buf.len() && B64[buf[i] as usize] != 0xff {
+        while i < buf.len() && is_b64(buf[i]) {
             i += 1;
         }
         i

@@ -202,11 +202,24 @@ pub fn scan_file<R: Read + Seek>(
     kind: Kind,
     limits: &Limits,
 ) -> ArchiveScan {
-    scan(scanner, name, input, len, kind, limits, true)
+    // Read where it lies, a zip costs a few reads and seeks per member: a small one is read into
+    // memory first, in one read. One that grew since it was opened, or whose reading failed, is
+    // read where it lies (which says a lasting error).
+    if kind == Kind::Zip && limits.depth > 0 && len <= FILE_ZIP_IN_MEMORY {
+        let mut bytes = Vec::with_capacity(len as usize);
+        let read = input.rewind().and_then(|()| {
+            (&mut *input)
+                .take(FILE_ZIP_IN_MEMORY + 1)
+                .read_to_end(&mut bytes)
+        });
+        if read.is_ok_and(|n| n as u64 <= FILE_ZIP_IN_MEMORY) {
+            return scan_bytes(scanner, name, &bytes, kind, limits);
+        }
+    }
+    scan(scanner, name, input, len, kind, limits)
 }
 
-/// [`scan_file`], and for `from_file`, a zip of up to [`FILE_ZIP_IN_MEMORY`] is read into memory
-/// first (one read instead of several per member).
+/// Scans the archive `input` where it lies.
 fn scan<R: Read + Seek>(
     scanner: &mut StreamScanner<'_>,
     name: &str,
@@ -214,7 +227,6 @@ fn scan<R: Read + Seek>(
     len: u64,
     kind: Kind,
     limits: &Limits,
-    from_file: bool,
 ) -> ArchiveScan {
     let mut walk = Walk {
         scanner,
@@ -232,24 +244,6 @@ fn scan<R: Read + Seek>(
         return walk.result;
     }
     match kind {
-        Kind::Zip if from_file && len <= FILE_ZIP_IN_MEMORY => {
-            let mut bytes = Vec::with_capacity(len as usize);
-            match (&mut *input)
-                .take(FILE_ZIP_IN_MEMORY + 1)
-                .read_to_end(&mut bytes)
-            {
-                Ok(n) if n as u64 <= FILE_ZIP_IN_MEMORY => walk.zip(Cursor::new(bytes), "", 1),
-                // It grew since it was opened: read where it lies.
-                Ok(_) => {
-                    drop(bytes);
-                    match input.rewind() {
-                        Ok(()) => walk.zip(input, "", 1),
-                        Err(e) => walk.unreadable(String::new(), e.to_string()),
-                    }
-                }
-                Err(e) => walk.unreadable(String::new(), e.to_string()),
-            }
-        }
         Kind::Zip => walk.zip(input, "", 1),
         Kind::Gzip => walk.gzip(input, "", len, 1),
         Kind::Tar => walk.tar(input, "", 1),
@@ -272,7 +266,6 @@ pub fn scan_bytes(
         bytes.len() as u64,
         kind,
         limits,
-        false,
     )
 }
 
