@@ -45,7 +45,7 @@ impl PlaceholderWords {
         if !body.iter().all(u8::is_ascii_alphanumeric) {
             return false;
         }
-        let (cost, unexplained) = model().cost(body);
+        let (cost, unexplained) = remembered_cost(body);
         let saved = body.len() as f64 * random_bits_per_char() - cost;
         saved >= self.margin_bits && unexplained as f64 <= self.max_unexplained * body.len() as f64
     }
@@ -69,14 +69,20 @@ pub fn random_bits_per_char() -> f64 {
     62f64.log2()
 }
 
+/// A trie over the lower-case words: each node's children sit together in `children`, in letter
+/// order, found by a bit per letter (one popcount a step, no search).
 struct Node {
-    children: Vec<(u8, u32)>,
+    /// Bit `c - b'a'` is set for each letter `c` with a child.
+    letters: u32,
+    /// Where the node's children start in [`Model::children`].
+    first: u32,
     /// Bits of the word that ends here (type and word, not its case).
     bits: Option<f64>,
 }
 
 struct Model {
     nodes: Vec<Node>,
+    children: Vec<u32>,
 }
 
 impl Model {
@@ -87,33 +93,60 @@ impl Model {
             .filter(|w| !w.is_empty() && !w.starts_with('#'))
             .collect();
         let h: f64 = (1..=list.len()).map(|r| 1.0 / r as f64).sum();
-        let mut nodes = vec![Node {
-            children: Vec::new(),
-            bits: None,
-        }];
+        // Built as a map first (letter → child per node), then laid out flat.
+        let mut edges: Vec<std::collections::BTreeMap<u8, usize>> = vec![Default::default()];
+        let mut bits: Vec<Option<f64>> = vec![None];
         for (rank, word) in list.iter().enumerate() {
             let mut at = 0usize;
             for b in word.bytes().map(|b| b.to_ascii_lowercase()) {
-                at = match nodes[at].children.iter().find(|(c, _)| *c == b) {
-                    Some(&(_, next)) => next as usize,
-                    None => {
-                        nodes.push(Node {
-                            children: Vec::new(),
-                            bits: None,
-                        });
-                        let next = nodes.len() - 1;
-                        nodes[at].children.push((b, next as u32));
-                        next
-                    }
-                };
+                if !b.is_ascii_lowercase() {
+                    // Only letters make words (a listed word with anything else is left out).
+                    at = usize::MAX;
+                    break;
+                }
+                let next = edges.len();
+                at = *edges[at].entry(b).or_insert(next);
+                if at == next {
+                    edges.push(Default::default());
+                    bits.push(None);
+                }
             }
-            let bits = -(P_WORD / ((rank + 1) as f64 * h)).log2();
+            if at == usize::MAX {
+                continue;
+            }
             // A word listed twice keeps its more frequent place.
-            if nodes[at].bits.is_none() {
-                nodes[at].bits = Some(bits);
+            if bits[at].is_none() {
+                bits[at] = Some(-(P_WORD / ((rank + 1) as f64 * h)).log2());
             }
         }
-        Model { nodes }
+        let mut children = Vec::new();
+        let nodes = edges
+            .iter()
+            .zip(bits)
+            .map(|(out, bits)| {
+                let first = children.len() as u32;
+                let mut letters = 0u32;
+                for (&letter, &child) in out {
+                    letters |= 1 << (letter - b'a');
+                    children.push(child as u32);
+                }
+                Node {
+                    letters,
+                    first,
+                    bits,
+                }
+            })
+            .collect();
+        Model { nodes, children }
+    }
+
+    /// The child of `node` by the lower-case letter `c`.
+    fn child(&self, node: usize, c: u8) -> Option<usize> {
+        let n = &self.nodes[node];
+        let bit = 1u32 << (c - b'a');
+        (n.letters & bit != 0).then(|| {
+            self.children[(n.first + (n.letters & (bit - 1)).count_ones()) as usize] as usize
+        })
     }
 
     /// Bits of the cheapest tokenisation of `body` (ASCII letters and digits), and how many of its
@@ -168,9 +201,8 @@ impl Model {
                 if !(lower || upper || capitalized) {
                     break;
                 }
-                let c = b.to_ascii_lowercase();
-                match self.nodes[node].children.iter().find(|(x, _)| *x == c) {
-                    Some(&(_, next)) => node = next as usize,
+                match self.child(node, b.to_ascii_lowercase()) {
+                    Some(next) => node = next,
                     None => break,
                 }
                 if let Some(bits) = self.nodes[node].bits {
@@ -230,6 +262,30 @@ fn run_len(text: &[u8], step: i8) -> usize {
     len
 }
 
+/// Bodies whose cost a thread remembers: a file that repeats the same few placeholders (a
+/// fixture, or a hostile file made of them) costs the word model once per body, not per line.
+const REMEMBERED: usize = 1024;
+
+/// [`Model::cost`] of `body`, remembered per thread for the last [`REMEMBERED`] distinct bodies
+/// (all forgotten at once when full).
+fn remembered_cost(body: &[u8]) -> (f64, usize) {
+    type Seen = std::collections::HashMap<Box<[u8]>, (f64, usize)>;
+    thread_local! {
+        static SEEN: std::cell::RefCell<Seen> = Default::default();
+    }
+    SEEN.with_borrow_mut(|seen| {
+        if let Some(&cost) = seen.get(body) {
+            return cost;
+        }
+        let cost = model().cost(body);
+        if seen.len() >= REMEMBERED {
+            seen.clear();
+        }
+        seen.insert(body.into(), cost);
+        cost
+    })
+}
+
 fn model() -> &'static Model {
     static MODEL: OnceLock<Model> = OnceLock::new();
     MODEL.get_or_init(|| Model::build(WORDS))
@@ -269,6 +325,27 @@ mod tests {
         let bodies = include_str!("placeholder_keys.txt");
         for body in bodies.split_whitespace() {
             assert!(!builtin().explain(body.as_bytes()), "{body}");
+        }
+    }
+
+    #[test]
+    fn a_remembered_cost_is_the_cost_across_the_forgetting() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let words = ["not", "a", "real", "key", "test", "Example", "1234", "zyx"];
+        let bodies: Vec<Vec<u8>> = (0..REMEMBERED * 3)
+            .map(|i| {
+                let mut body: Vec<u8> = (0..rng.usize(1..6))
+                    .flat_map(|_| words[rng.usize(..words.len())].bytes())
+                    .collect();
+                if i % 3 == 0 {
+                    body.extend((0..rng.usize(1..30)).map(|_| rng.alphanumeric() as u8));
+                }
+                body
+            })
+            .collect();
+        // Each body twice, in an order that spans more than one forgetting.
+        for body in bodies.iter().chain(bodies.iter().rev()) {
+            assert_eq!(remembered_cost(body), model().cost(body), "{body:?}");
         }
     }
 
