@@ -99,6 +99,40 @@ pub struct Rule {
     placeholders: RegexSet,
     /// The longest text the pattern can match.
     pub max_len: usize,
+    /// The bytes a match can have right after its prefix, one bit each: a prefix followed by any
+    /// other byte is no key, told without decoding or running the pattern.
+    after_prefix: [u64; 4],
+}
+
+/// The bytes that can follow a prefix in a match of `hir` (whose every match starts with one of
+/// `prefixes`), one bit each; every byte when the pattern's literal prefixes do not tell.
+fn bytes_after_prefix(hir: &regex_syntax::hir::Hir, prefixes: &[String]) -> [u64; 4] {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let longest = prefixes.iter().map(String::len).max().unwrap_or(0);
+    let seq = Extractor::new()
+        .kind(ExtractKind::Prefix)
+        .limit_class(256)
+        .limit_repeat(1)
+        .limit_literal_len(longest + 1)
+        .limit_total(4096)
+        .extract(hir);
+    let mut bits = [0u64; 4];
+    let Some(literals) = seq.literals() else {
+        return [u64::MAX; 4];
+    };
+    for literal in literals {
+        let literal = literal.as_bytes();
+        for prefix in prefixes.iter().map(String::as_bytes) {
+            if literal.starts_with(prefix) {
+                match literal.get(prefix.len()) {
+                    Some(&b) => bits[usize::from(b >> 6)] |= 1 << (b & 63),
+                    // A literal that ends with the prefix says nothing of what comes next.
+                    None => return [u64::MAX; 4],
+                }
+            }
+        }
+    }
+    bits
 }
 
 /// A rule that cannot be used: where it is (file and rule id) and why. The same shape as
@@ -169,13 +203,20 @@ impl Rule {
         }
         let placeholders =
             RegexSet::new(&spec.placeholders).map_err(|e| fail(format!("placeholders: {e}")))?;
+        let after_prefix = bytes_after_prefix(&hir, &spec.prefixes);
         Ok(Rule {
             spec,
             origin,
             anchored,
             placeholders,
             max_len,
+            after_prefix,
         })
+    }
+
+    /// Whether a match can have `b` right after its prefix.
+    pub fn may_follow_prefix(&self, b: u8) -> bool {
+        self.after_prefix[usize::from(b >> 6)] & (1 << (b & 63)) != 0
     }
 
     pub fn id(&self) -> &str {
@@ -194,6 +235,12 @@ impl Rule {
     /// The length of the key that starts at `text[0]`, if the pattern matches there and the key is
     /// not followed by more of its body (a key is the *longest* run, so a longer run is no key).
     pub fn confirm(&self, text: &[u8], prefix_len: usize) -> Option<usize> {
+        if text
+            .get(prefix_len)
+            .is_some_and(|&b| !self.may_follow_prefix(b))
+        {
+            return None;
+        }
         let window = &text[..text.len().min(self.max_len + 1)];
         let end = self.anchored.find(window)?.end();
         if text.get(end).is_some_and(u8::is_ascii_alphanumeric) {
@@ -312,6 +359,63 @@ mod tests {
             placeholder_words: None,
             examples: vec![],
             negative_examples: vec![],
+        }
+    }
+
+    #[test]
+    fn the_bytes_after_a_prefix_are_those_a_match_can_have_there() {
+        let follows = |rule: &Rule| -> String {
+            (0..=255u8)
+                .filter(|&b| rule.may_follow_prefix(b))
+                .map(char::from)
+                .collect()
+        };
+        let alnum: String = ('0'..='9').chain('A'..='Z').chain('a'..='z').collect();
+        let set = RuleSet::builtin();
+        assert_eq!(follows(set.by_id("sk_live").unwrap()), alnum);
+        let compile = |prefixes: &[&str], pattern: &str| {
+            let mut spec = user_spec("acme", pattern);
+            spec.prefixes = prefixes.iter().map(|p| p.to_string()).collect();
+            Rule::compile(spec, Origin::Config("c".into())).unwrap()
+        };
+        assert_eq!(
+            follows(&compile(&["acme_"], "acme_(?:[a-c]{1,5}|-x){1,9}")),
+            "-abc"
+        );
+        // Two prefixes, one the start of the other: the byte after each.
+        assert_eq!(
+            follows(&compile(
+                &["acme_", "acme_v2_"],
+                "acme_(?:v2_[0-9]|[k-m])[a-z]{3}"
+            )),
+            "0123456789klmv"
+        );
+        // What the literal prefixes cannot tell, every byte.
+        for pattern in ["acme_.{3}", "acme_[^x]{3}", "acme_(?:[a-z]{2}|.)"] {
+            let all = follows(&compile(&["acme_"], pattern));
+            assert_eq!(all.chars().count(), 256, "{pattern}");
+        }
+        // Sound: whatever matches has a byte after its prefix that may follow it.
+        let mut rng = fastrand::Rng::with_seed(3);
+        const ALPHABET: &[u8] = b"abcklmxyz0129-_AZ\xc3\xa9";
+        for pattern in [
+            "acme_(?:[a-c]{1,5}|-x){1,9}",
+            "acme_(?:v2_[0-9]|[k-m])[a-z]{3}",
+            "acme_[A-Za-z0-9]{10,20}",
+            "acme_(?:é|ü)[a-z]{2}",
+        ] {
+            let rule = compile(&["acme_", "acme_v2_"], pattern);
+            for _ in 0..20_000 {
+                let tail: Vec<u8> = (0..rng.usize(1..12))
+                    .map(|_| ALPHABET[rng.usize(..ALPHABET.len())])
+                    .collect();
+                for prefix in ["acme_", "acme_v2_"] {
+                    let text = [prefix.as_bytes(), &tail].concat();
+                    if rule.anchored.is_match(&text) {
+                        assert!(rule.may_follow_prefix(tail[0]), "{pattern} {text:?}");
+                    }
+                }
+            }
         }
     }
 

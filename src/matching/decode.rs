@@ -79,21 +79,24 @@ pub(super) fn utf16_literal(text: &[u8]) -> Vec<u8> {
 
 /// The ASCII text of the UTF-16 code units from `at` (at most `max` of them, stopping at the first
 /// non-ASCII unit), and the character before `at` (`0x80` for a non-ASCII one).
+/// The UTF-16 code unit at `buf[i..i + 2]` as (low byte, high byte).
+pub(super) fn utf16_unit(buf: &[u8], i: usize, big_endian: bool) -> Option<(u8, u8)> {
+    buf.get(i..i + 2).map(|p| {
+        if big_endian {
+            (p[1], p[0])
+        } else {
+            (p[0], p[1])
+        }
+    })
+}
+
 pub(super) fn from_utf16(
     buf: &[u8],
     at: usize,
     big_endian: bool,
     max: usize,
 ) -> (Vec<u8>, Option<u8>) {
-    let unit = |i: usize| {
-        buf.get(i..i + 2).map(|p| {
-            if big_endian {
-                (p[1], p[0])
-            } else {
-                (p[0], p[1])
-            }
-        })
-    };
+    let unit = |i: usize| utf16_unit(buf, i, big_endian);
     let mut text = Vec::with_capacity(max.min(512));
     let mut i = at;
     while text.len() < max {

@@ -321,6 +321,12 @@ impl Matcher {
         at: usize,
     ) -> Option<Candidate> {
         let r = self.rules.get(rule);
+        // The character after the prefix, when it cannot follow one, ends the look here.
+        if let Some((lo, 0)) = decode::utf16_unit(buf, at + 2 * prefix_len, big_endian) {
+            if lo.is_ascii() && !r.may_follow_prefix(lo) {
+                return None;
+            }
+        }
         let (text, before) = decode::from_utf16(buf, at, big_endian, r.max_len + 1);
         if before.is_some_and(is_word) {
             return None;
@@ -353,6 +359,9 @@ impl Matcher {
         }
         let prefix = &r.spec.prefixes[prefix];
         let rest = &buf[at + len..buf.len().min(at + len + r.max_len + 1)];
+        if rest.first().is_some_and(|&b| !r.may_follow_prefix(b)) {
+            return None;
+        }
         let mut text = prefix.as_bytes().to_vec();
         text.extend_from_slice(rest);
         let key_len = r.confirm(&text, prefix.len())?;
