@@ -817,6 +817,12 @@ fn git_range_null_base_new_feature_branch_in_an_actions_checkout() {
     );
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("origin/trunk"), "{stderr}");
+    // One sentence, not two run together ("…in actions/checkout) is not a commit…").
+    assert!(
+        stderr.contains("--default-branch \"origin/trunk\" is not a commit, branch or tag"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(") is not a commit"), "{stderr}");
 }
 
 #[test]
