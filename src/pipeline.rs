@@ -562,6 +562,15 @@ fn collect_git(request: &ScanRequest) -> Result<Collected, PipelineError> {
             .build_global();
     }
     let mut repo = git::open(repo_path)?;
+    if history.is_none() && repo.is_bare() {
+        // No index, so nothing is staged: "no keys in 0 staged files" would be a success for nothing.
+        return Err(git::GitError::Usage(format!(
+            "--staged: {} is a bare repository: it has no index, so nothing is staged (scan its history \
+             with --git)",
+            printable(&repo_path.display().to_string())
+        ))
+        .into());
+    }
     no_commits_yet(&repo, repo_path, history)?;
     // A range is resolved once: its base gives the configuration, and the walk reads its commits.
     let resolved = match history {

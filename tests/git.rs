@@ -51,6 +51,29 @@ fn git_staged_reports_only_keys_new_relative_to_head() {
     );
 }
 
+/// A bare repository has no index: `--staged` there is an error, not "no keys in 0 staged files"
+/// (a success line for a check that looked at nothing). `--git` still scans it.
+#[test]
+fn git_staged_in_a_bare_repository_is_an_error() {
+    let repo = Repo::new();
+    repo.write("k.env", format!("K={}\n", live("Br4reZrT4vN2xLp7WbK9mY")));
+    repo.commit_all("a key");
+    let dir = tempfile::tempdir().unwrap();
+    let bare = dir.path().join("b.git");
+    repo.git(&["clone", "-q", "--bare", ".", bare.to_str().unwrap()]);
+    let out = scan_output(&bare, &["--staged"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(stderr.contains("is a bare repository"), "{stderr}");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains('✓'),
+        "{}",
+        text(&out)
+    );
+    let (code, findings, _, stderr) = scan_json(&bare, &["--git"]);
+    assert_eq!((code, findings.len()), (1, 1), "{stderr}");
+}
+
 #[test]
 fn git_staged_scans_the_index_not_the_working_tree() {
     let repo = Repo::new();
