@@ -74,6 +74,23 @@ fn git_staged_in_a_bare_repository_is_an_error() {
     assert_eq!((code, findings.len()), (1, 1), "{stderr}");
 }
 
+/// A range written the wrong way round (`B..A`) holds no commits, as `git rev-list` says: skguard
+/// says so on stderr rather than only "No keys found · 0 files".
+#[test]
+fn git_range_that_holds_no_commits_says_so() {
+    let repo = Repo::new();
+    repo.write("a.txt", "one\n");
+    let a = repo.commit_all("one");
+    repo.write("k.env", format!("K={}\n", live("Rv3rsedZrT4vN2xLp7WbK9")));
+    let b = repo.commit_all("a key");
+    let (code, findings, _, stderr) = repo.scan(&["--range", &format!("{b}..{a}")]);
+    assert_eq!((code, findings.len()), (0, 0), "{stderr}");
+    assert!(stderr.contains("the range holds no commits"), "{stderr}");
+    let (code, findings, _, stderr) = repo.scan(&["--range", &format!("{a}..{b}")]);
+    assert_eq!((code, findings.len()), (1, 1), "{stderr}");
+    assert!(!stderr.contains("holds no commits"), "{stderr}");
+}
+
 #[test]
 fn git_staged_scans_the_index_not_the_working_tree() {
     let repo = Repo::new();
