@@ -562,6 +562,15 @@ fn collect_git(request: &ScanRequest) -> Result<Collected, PipelineError> {
             .build_global();
     }
     let mut repo = git::open(repo_path)?;
+    if history.is_none() && repo.is_bare() {
+        // No index, so nothing is staged: "no keys in 0 staged files" would be a success for nothing.
+        return Err(git::GitError::Usage(format!(
+            "--staged: {} is a bare repository: it has no index, so nothing is staged (scan its history \
+             with --git)",
+            printable(&repo_path.display().to_string())
+        ))
+        .into());
+    }
     no_commits_yet(&repo, repo_path, history)?;
     // A range is resolved once: its base gives the configuration, and the walk reads its commits.
     let resolved = match history {
@@ -573,6 +582,19 @@ fn collect_git(request: &ScanRequest) -> Result<Collected, PipelineError> {
         )?),
         _ => None,
     };
+    if let (Some(History::Range(range)), Some(r)) = (history, resolved.as_ref()) {
+        // `B..A` for `A..B` is empty, as `git rev-list` says: a success line alone would not show it.
+        let empty = r.base.is_some_and(|base| {
+            base == r.tip || repo.graph_descendant_of(base, r.tip).unwrap_or(false)
+        });
+        if empty {
+            eprintln!(
+                "skguard: note: --range {}: the range end is the base or one of its ancestors, so the \
+                 range holds no commits and nothing was scanned (the older commit goes first: A..B)",
+                printable(&format!("{}..{}", range.base, range.tip))
+            );
+        }
+    }
     let trusted = match &request.config {
         Some(path) => Trusted {
             config: Config::load(path)?,

@@ -210,6 +210,11 @@ fn api_revokes_an_identified_live_key_once_with_exactly_the_documented_requests(
         );
     }
     assert_eq!(findings[0]["revocation"]["key_id"], "key_target");
+    // The detail says what happened without repeating the status ("revoked — revoked: …").
+    assert_eq!(
+        findings[0]["revocation"]["detail"],
+        "DELETE accepted; the key now answers 401"
+    );
     assert_eq!(
         api.log(),
         vec![

@@ -259,6 +259,8 @@ fn archive_findings_point_at_the_archive_in_sarif_and_annotations() {
     assert!(location.get("region").is_none(), "{location}");
     let message = result["message"]["text"].as_str().unwrap();
     assert!(message.contains("member conf/app.env, line 1"), "{message}");
+    assert!(message.contains("(in an archive)"), "{message}");
+    assert!(!message.contains("archive encoded"), "{message}");
 
     let out = scan_output(dir.path(), &[".", "--format", "github"]);
     let annotations = String::from_utf8_lossy(&out.stdout);
@@ -269,6 +271,7 @@ fn archive_findings_point_at_the_archive_in_sarif_and_annotations() {
     assert!(line.contains("file=dist/bundle.zip,"), "{line}");
     assert!(!line.contains("line="), "{line}");
     assert!(line.contains("member conf/app.env"), "{line}");
+    assert!(line.contains("(in an archive)"), "{line}");
 
     fs::write(
         dir.path().join(".skguard.toml"),

@@ -1141,3 +1141,40 @@ fn action_incomplete_answer_is_an_error_annotation_not_a_success() {
         run.raw_outputs
     );
 }
+
+/// `skguard-files` is the manual sweep the README names (`pre-commit run skguard-files --all-files
+/// --hook-stage manual`). It used to run in the pre-commit stage too: added to a configuration as the
+/// README suggests, it repeated `skguard`'s block at every commit and blocked a commit that only
+/// touched a file holding a key HEAD already had.
+#[test]
+fn ci_pre_commit_framework_skguard_files_runs_only_when_asked() {
+    let text = fs::read_to_string(root().join(".pre-commit-hooks.yaml")).unwrap();
+    let hooks = YamlLoader::load_from_str(&text).unwrap().remove(0);
+    let hook = |id: &str| {
+        hooks
+            .as_vec()
+            .unwrap()
+            .iter()
+            .find(|h| h["id"].as_str() == Some(id))
+            .unwrap()
+            .clone()
+    };
+    let stages = |id: &str| -> Vec<String> {
+        hook(id)["stages"]
+            .as_vec()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(stages("skguard"), ["pre-commit"]);
+    assert_eq!(
+        hook("skguard")["entry"].as_str(),
+        Some("skguard scan --staged")
+    );
+    assert_eq!(stages("skguard-files"), ["manual"]);
+    assert_eq!(
+        hook("skguard-files")["entry"].as_str(),
+        Some("skguard scan")
+    );
+}

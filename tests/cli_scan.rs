@@ -518,6 +518,34 @@ remediation = "Rotate it in the Acme console."
     );
 }
 
+/// `skguard rules list` from a subfolder of a repository lists the rules of the work tree's
+/// `.skguard.toml`, the ones a scan from there uses (it used to read only ./.skguard.toml).
+#[test]
+fn cli_rules_list_from_a_subfolder_shows_the_repositorys_rules() {
+    let repo = Repo::new();
+    repo.write(
+        ".skguard.toml",
+        "[[rules]]\nid = \"acme\"\nname = \"Acme token\"\ndescription = \"An Acme API token.\"\n\
+         severity = \"high\"\nprefixes = [\"acme_tok_\"]\npattern = 'acme_tok_[a-f0-9]{32}'\n\
+         remediation = \"Rotate it.\"\n",
+    );
+    repo.write(
+        "sub/a.txt",
+        format!("t=acme_tok_{}\n", "0123abcd".repeat(4)),
+    );
+    let sub = repo.path().join("sub");
+    let (code, findings, _, stderr) = scan_json(&sub, &[]);
+    assert_eq!((code, findings.len()), (1, 1), "the scan uses it: {stderr}");
+    let out = skguard()
+        .current_dir(&sub)
+        .args(["rules", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let listing = String::from_utf8(out.stdout).unwrap();
+    assert!(listing.contains("acme"), "{listing}");
+}
+
 /// The repository scans itself clean with its own `.skguard.toml`.
 #[test]
 fn cli_the_repository_scans_itself_clean() {

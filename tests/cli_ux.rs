@@ -227,6 +227,9 @@ fn man_pages_come_from_the_command_line_definition() {
         "{}",
         stderr(&out)
     );
+    // The commands it offers are the documented ones, not the action's hidden helpers.
+    assert!(stderr(&out).contains("scan, verify"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("github-"), "{}", stderr(&out));
 
     let dir = tempfile::tempdir().unwrap();
     let out = run(&["man", "--dir", dir.path().to_str().unwrap()]);
@@ -306,6 +309,31 @@ fn api_base_without_verify_or_revoke_is_a_warning() {
     let out = run(&["scan", "--verify", "--api-base", "http://127.0.0.1:9", p]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(!stderr(&out).contains("--api-base"), "{}", stderr(&out));
+}
+
+/// `--default-branch` without `--range` used to be accepted in silence: it changes nothing there.
+#[test]
+fn default_branch_without_range_is_a_warning() {
+    let repo = Repo::new();
+    repo.write("a.txt", "hello\n");
+    repo.commit_all("one");
+    let p = repo.path().to_str().unwrap();
+    for mode in [&[][..], &["--git"][..], &["--staged"][..]] {
+        let mut args = vec!["scan", "--default-branch", "main", p];
+        args.extend_from_slice(mode);
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(0), "{mode:?}: {}", text(&out));
+        assert!(
+            stderr(&out).contains("warning: --default-branch is used only with --range"),
+            "{mode:?}: {}",
+            stderr(&out)
+        );
+    }
+    // With --range it is used: no warning.
+    let range = format!("{}..HEAD", "0".repeat(40));
+    let out = run(&["scan", "--range", &range, "--default-branch", "main", p]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
 }
 
 #[test]

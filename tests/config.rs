@@ -365,3 +365,38 @@ fn config_max_file_size_applies_to_blobs_in_every_git_mode() {
     assert_eq!(code, 0, "{findings:?} {stderr}");
     assert_eq!(stats["skipped_too_large"], 1);
 }
+
+/// A baseline written with `--git` and then rewritten from the files at the root forgets the keys
+/// only history holds: the warning names `--git` as a reason, not only a subfolder (it used to tell
+/// a user at the root to run `skguard baseline` at the root).
+#[test]
+fn config_baseline_warning_names_git_history_as_a_reason() {
+    let repo = Repo::new();
+    repo.write("app.env", format!("K={}\n", live("Hb4ZrT4vN2xLp7WbK9mYd")));
+    repo.commit_all("add a key");
+    repo.write("app.env", "K=from the environment\n");
+    repo.commit_all("remove it");
+    let baseline = |args: &[&str]| {
+        let out = skguard()
+            .current_dir(repo.path())
+            .arg("baseline")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let history = baseline(&["--git"]);
+    assert!(history.contains("wrote 1 fingerprint "), "{history}");
+    let files = baseline(&[]);
+    assert!(files.contains("wrote 0 fingerprints"), "{files}");
+    assert!(
+        files.contains("warning: 1 fingerprint of the baseline it replaces was not found"),
+        "{files}"
+    );
+    assert!(
+        files.contains("with `--git` if the old baseline had it"),
+        "{files}"
+    );
+    assert!(files.contains("keys since removed"), "{files}");
+}

@@ -51,6 +51,46 @@ fn git_staged_reports_only_keys_new_relative_to_head() {
     );
 }
 
+/// A bare repository has no index: `--staged` there is an error, not "no keys in 0 staged files"
+/// (a success line for a check that looked at nothing). `--git` still scans it.
+#[test]
+fn git_staged_in_a_bare_repository_is_an_error() {
+    let repo = Repo::new();
+    repo.write("k.env", format!("K={}\n", live("Br4reZrT4vN2xLp7WbK9mY")));
+    repo.commit_all("a key");
+    let dir = tempfile::tempdir().unwrap();
+    let bare = dir.path().join("b.git");
+    repo.git(&["clone", "-q", "--bare", ".", bare.to_str().unwrap()]);
+    let out = scan_output(&bare, &["--staged"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(stderr.contains("is a bare repository"), "{stderr}");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains('✓'),
+        "{}",
+        text(&out)
+    );
+    let (code, findings, _, stderr) = scan_json(&bare, &["--git"]);
+    assert_eq!((code, findings.len()), (1, 1), "{stderr}");
+}
+
+/// A range written the wrong way round (`B..A`) holds no commits, as `git rev-list` says: skguard
+/// says so on stderr rather than only "No keys found · 0 files".
+#[test]
+fn git_range_that_holds_no_commits_says_so() {
+    let repo = Repo::new();
+    repo.write("a.txt", "one\n");
+    let a = repo.commit_all("one");
+    repo.write("k.env", format!("K={}\n", live("Rv3rsedZrT4vN2xLp7WbK9")));
+    let b = repo.commit_all("a key");
+    let (code, findings, _, stderr) = repo.scan(&["--range", &format!("{b}..{a}")]);
+    assert_eq!((code, findings.len()), (0, 0), "{stderr}");
+    assert!(stderr.contains("the range holds no commits"), "{stderr}");
+    let (code, findings, _, stderr) = repo.scan(&["--range", &format!("{a}..{b}")]);
+    assert_eq!((code, findings.len()), (1, 1), "{stderr}");
+    assert!(!stderr.contains("holds no commits"), "{stderr}");
+}
+
 #[test]
 fn git_staged_scans_the_index_not_the_working_tree() {
     let repo = Repo::new();
@@ -817,6 +857,12 @@ fn git_range_null_base_new_feature_branch_in_an_actions_checkout() {
     );
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("origin/trunk"), "{stderr}");
+    // One sentence, not two run together ("…in actions/checkout) is not a commit…").
+    assert!(
+        stderr.contains("--default-branch \"origin/trunk\" is not a commit, branch or tag"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(") is not a commit"), "{stderr}");
 }
 
 #[test]

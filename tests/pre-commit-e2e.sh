@@ -27,6 +27,7 @@ repos:
     rev: $rev
     hooks:
       - id: skguard
+      - id: skguard-files
 YAML
 git add .pre-commit-config.yaml
 git commit -q -m init
@@ -45,6 +46,9 @@ check "the block names the file and the redacted key" grep -q "leak.env" out.txt
 check "the redacted key is shown" grep -q "sk_live_E2e…Op6" out.txt
 check "the whole key is never shown" bash -c "! grep -qF '$key' out.txt"
 check "nothing was committed" test "$(git log --oneline | wc -l)" -eq 2
+check "skguard-files (manual) does not run at a commit" bash -c "! grep -q 'whole files' out.txt"
+check "skguard-files sweeps the files when asked" bash -c \
+  "! pre-commit run skguard-files --all-files --hook-stage manual > sweep.txt 2>&1 && grep -q 'sk_live_E2e…Op6' sweep.txt"
 
 printf 'API_KEY=%s # skguard:allow\n' "$key" > leak.env
 git add leak.env

@@ -44,9 +44,14 @@ impl ApiBase {
         match url.scheme() {
             "https" => {}
             "http" if loopback => {}
+            "http" => {
+                return Err(format!(
+                    "API base {text:?}: keys are only sent over https (http:// is accepted for loopback hosts only)"
+                ))
+            }
             other => {
                 return Err(format!(
-                    "API base {text:?}: keys are only sent over https ({other}:// is accepted for loopback hosts only)"
+                    "API base {text:?}: keys are only sent over https, not {other}:// (http:// is accepted for loopback hosts only)"
                 ))
             }
         }
@@ -349,6 +354,19 @@ mod tests {
         ] {
             assert!(ApiBase::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    /// The refusal of another scheme does not say it is accepted for loopback hosts.
+    #[test]
+    fn other_schemes_are_refused_even_on_loopback_and_the_message_says_so() {
+        let ftp = ApiBase::parse("ftp://127.0.0.1").err().unwrap();
+        assert!(ftp.contains("not ftp://"), "{ftp}");
+        assert!(!ftp.contains("ftp:// is accepted"), "{ftp}");
+        let http = ApiBase::parse("http://api.example.com").err().unwrap();
+        assert!(
+            http.contains("http:// is accepted for loopback hosts only"),
+            "{http}"
+        );
     }
 
     #[test]

@@ -167,7 +167,8 @@ fn attempt(client: &ApiClient, key: &Secret, listing: &Listing, dry_run: bool) -
             Confirmation::Gone => outcome(
                 RevocationStatus::Revoked,
                 Some(id),
-                "revoked: the key now answers 401",
+                // The status is said beside it ("revoked — …"): the detail does not repeat it.
+                "DELETE accepted; the key now answers 401",
             ),
             // The listing may have left the leaked key out (the identity rule is an inference:
             // the documented listing shows only the kind prefix), so the DELETE may have hit

@@ -39,8 +39,9 @@ pub fn run(args: BaselineArgs) -> Result<Status> {
     if forgotten > 0 {
         eprintln!(
             "skguard: warning: {forgotten} {} of the baseline it replaces {} not found by this scan and \
-             no longer accepted (a subfolder covers less than the repository: run `skguard baseline` \
-             at the work tree's root to accept them all again)",
+             no longer accepted: keys since removed, or keys where this scan did not look (a subfolder \
+             covers less than the repository, the files less than `--git`); to accept them all again, \
+             run `skguard baseline` at the work tree's root, with `--git` if the old baseline had it",
             if forgotten == 1 { "fingerprint" } else { "fingerprints" },
             if forgotten == 1 { "was" } else { "were" },
         );

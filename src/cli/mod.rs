@@ -259,7 +259,12 @@ fn man(path: &[String], dir: Option<PathBuf>) -> anyhow::Result<Status> {
     let mut command = &root;
     for name in path {
         command = command.find_subcommand(name).with_context(|| {
-            let names: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).collect();
+            // The action's internal commands are hidden: they are not offered here either.
+            let names: Vec<&str> = command
+                .get_subcommands()
+                .filter(|c| !c.is_hide_set())
+                .map(|c| c.get_name())
+                .collect();
             format!(
                 "skguard man: no command {name:?} here (the commands are {})",
                 names.join(", ")

@@ -15,7 +15,8 @@ use skguard::rules::RuleSet;
 pub enum RulesCommand {
     /// List the rules in force: built-in ones and those of a configuration file.
     List {
-        /// Configuration file whose rules are added [default: ./.skguard.toml, if present].
+        /// Configuration file whose rules are added [default: .skguard.toml at the work-tree root,
+        /// else in the current folder, if present: the one a scan from here uses].
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         /// Print the rules as JSON.
@@ -27,8 +28,17 @@ pub enum RulesCommand {
 pub fn run(command: RulesCommand) -> Result<Status> {
     let RulesCommand::List { config, json } = command;
     let mut rules = RuleSet::builtin();
-    let path =
-        config.or_else(|| Some(PathBuf::from(skguard::config::FILE_NAME)).filter(|p| p.is_file()));
+    // The configuration `skguard scan` run from here uses: the work tree's root first (a run from a
+    // subfolder sees the repository's rules), then the current folder.
+    let path = config.or_else(|| {
+        let root = git2::Repository::discover(".")
+            .ok()
+            .and_then(|r| r.workdir().map(PathBuf::from));
+        root.into_iter()
+            .chain([PathBuf::new()])
+            .map(|dir| dir.join(skguard::config::FILE_NAME))
+            .find(|p| p.is_file())
+    });
     if let Some(path) = path {
         let config = Config::load(&path)?;
         rules.extend(config.rules, &path.display().to_string())?;

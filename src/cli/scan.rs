@@ -171,8 +171,14 @@ impl Target {
         } else {
             Display::Hidden
         };
+        let mode = Mode::resolve(&flags)?;
+        if self.default_branch.is_some() && self.range.is_none() {
+            eprintln!(
+                "skguard: warning: --default-branch is used only with --range (for a null base): ignored"
+            );
+        }
         Ok(ScanRequest {
-            mode: Mode::resolve(&flags)?,
+            mode,
             default_branch: self.default_branch.clone(),
             config: self.config.clone(),
             baseline: baseline.map(Path::to_path_buf),

@@ -287,8 +287,11 @@ fn stored_len(f: &Finding) -> u64 {
 
 pub(super) fn message(f: &Finding, rule: &Rule) -> String {
     let mut text = format!("{} {}", rule.spec.name, f.redacted);
-    if f.encoding != Encoding::Raw {
-        text.push_str(&format!(" ({} encoded)", f.encoding.as_str()));
+    match f.encoding {
+        Encoding::Raw => {}
+        // As the human report says it: a member's key is not "archive encoded".
+        Encoding::Archive => text.push_str(" (in an archive)"),
+        other => text.push_str(&format!(" ({} encoded)", other.as_str())),
     }
     if let Some(v) = &f.verification {
         text.push_str(&format!(

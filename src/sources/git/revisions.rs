@@ -56,10 +56,8 @@ pub fn default_branch(
         let commit = repo
             .revparse_single(name)
             .and_then(|o| o.peel_to_commit())
-            .map_err(git_err(format!(
-                "--default-branch {name:?}: no such commit in this clone (fetch it, e.g. \
-                 `fetch-depth: 0` in actions/checkout)"
-            )))?;
+            // `describe` says what is wrong and how to fetch it: this names only what it resolved.
+            .map_err(git_err(format!("--default-branch {name:?}")))?;
         return Ok(Some((name.to_string(), commit.id())));
     }
     for name in DEFAULT_BRANCHES {
