@@ -640,12 +640,32 @@ fn git_history_with_a_corrupted_object_exits_2_with_a_clear_error() {
         .join(".git/objects")
         .join(&blob[..2])
         .join(&blob[2..]);
+    let mut permissions = fs::metadata(&object).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    permissions.set_readonly(false);
+    fs::set_permissions(&object, permissions).unwrap();
+    // Damaged: git lists the object and cannot read it. Said as damaged, git's lines on one line.
+    fs::write(&object, "garbage").unwrap();
+    let (code, findings, _, stderr) = repo.scan(&["--git"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(findings.len(), 1, "what could be read is still reported");
+    assert!(
+        stderr.contains("b.txt")
+            && stderr.contains(&format!(
+                "object {blob}: in the repository but cannot be read"
+            ))
+            && stderr.contains("git fsck")
+            && !stderr.contains("\\n"),
+        "{stderr}"
+    );
+    // Gone: said as missing.
     fs::remove_file(&object).unwrap();
     let (code, findings, _, stderr) = repo.scan(&["--git"]);
     assert_eq!(code, 2, "{stderr}");
     assert_eq!(findings.len(), 1, "what could be read is still reported");
     assert!(
-        stderr.contains("b.txt") && stderr.contains(&blob),
+        stderr.contains("b.txt")
+            && stderr.contains(&format!("{blob}: missing from the repository")),
         "{stderr}"
     );
 

@@ -425,7 +425,7 @@ fn incomplete_lines(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io
     }
     let todo = if unread > 0 {
         "This answer is incomplete (exit status 2). Check each path above (a typo? \
-         permissions?), then run the scan again."
+         permissions? a damaged repository: `git fsck`), then run the scan again."
     } else {
         "This answer is incomplete (exit status 2). Do what the messages above say, then run \
          the scan again."

@@ -89,6 +89,9 @@ struct Objects {
     /// entry, possibly empty, so that the trees holding it are found).
     member_keys: HashMap<u32, Vec<(String, Located)>>,
     blobs_read: u64,
+    /// Objects git listed and then could not read ("<id> missing" from `cat-file`): corrupt,
+    /// not absent.
+    unreadable: HashSet<u32>,
 }
 
 impl Objects {
@@ -178,11 +181,28 @@ fn read_objects(
         let line = header.strip_suffix(b"\n").unwrap_or(&header);
         let mut parts = line.split(|&b| b == b' ');
         let (Some(hex), Some(kind), Some(size)) = (parts.next(), parts.next(), parts.next()) else {
-            // "<id> missing" and the like: an object listed and then gone.
-            failure = Some(format!(
-                "git cat-file: {}",
-                String::from_utf8_lossy(line).trim()
-            ));
+            // "<id> missing": an object git listed and then could not read (corrupt, or gone).
+            match (
+                line.strip_suffix(b" missing").and_then(hex_id),
+                failure.is_none(),
+            ) {
+                (Some(id), first) => {
+                    let n = objects.number(&id);
+                    objects.unreadable.insert(n);
+                    if first {
+                        failure = Some(format!(
+                            "git cat-file could not read object {}",
+                            objects.oid(n)
+                        ));
+                    }
+                }
+                (None, _) => {
+                    failure = Some(format!(
+                        "git cat-file: {}",
+                        String::from_utf8_lossy(line).trim()
+                    ))
+                }
+            }
             continue;
         };
         let Some(id) = hex_id(hex) else {
@@ -263,10 +283,23 @@ fn read_objects(
     let errors = errors.join().unwrap_or_default();
     let ok = status.as_ref().is_ok_and(|s| s.success());
     if !ok || failure.is_some() {
-        let what = failure.unwrap_or_else(|| "git cat-file failed".to_string());
+        let mut what = failure.unwrap_or_else(|| "git cat-file failed".to_string());
+        if objects.unreadable.len() > 1 {
+            what.push_str(&format!(" and {} more", objects.unreadable.len() - 1));
+        }
+        // git's own lines, one after the other.
+        let said: Vec<&str> = errors
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
         scan.unreadable.push(Unreadable {
             path: repo.path().display().to_string(),
-            error: format!("{what}: {}", errors.trim()),
+            error: if said.is_empty() {
+                what
+            } else {
+                format!("{what}: {}", said.join("; "))
+            },
         });
     }
     Ok(objects)
@@ -673,12 +706,14 @@ fn attribute<'o>(
     }
     for (missing, trees) in std::mem::take(&mut keys.missing) {
         let kind = if trees.is_empty() { "tree" } else { "object" };
+        let why = if objects.unreadable.contains(&missing) {
+            "in the repository but cannot be read (damaged? `git fsck` says more)"
+        } else {
+            "missing from the repository"
+        };
         scan.unreadable.push(Unreadable {
             path: missing_path(repo, objects, missing, &trees),
-            error: format!(
-                "{kind} {}: missing from the repository",
-                objects.oid(missing)
-            ),
+            error: format!("{kind} {}: {why}", objects.oid(missing)),
         });
     }
     scan.stats.blobs = objects.blobs_read;
