@@ -557,8 +557,9 @@ fn advice(report: &Report<'_>, out: &mut dyn Write, p: &Palette) -> io::Result<(
         &format!(
             "Not a real key? Add `skguard:allow` to its line, or its fingerprint (the sha256: line \
              under it) to [allowlist] fingerprints in .skguard.toml. To accept today's findings as \
-             known, run `skguard baseline` (it writes .skguard-baseline.json at the repository's \
-             root) and add `baseline = \".skguard-baseline.json\"` to .skguard.toml{}.",
+             known, run `skguard baseline` (it writes .skguard-baseline.json at the work tree's \
+             root, or in the scanned folder outside a repository) and add \
+             `baseline = \".skguard-baseline.json\"` to .skguard.toml{}.",
             if report.staged {
                 "; then `git add` both files (the hook reads the staged copies)"
             } else {
