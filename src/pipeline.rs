@@ -132,7 +132,10 @@ impl Mode {
     /// Resolves the mode from the flags; refuses a flag that the mode cannot honour, naming the mode.
     pub fn resolve(flags: &Flags) -> Result<Mode, RequestError> {
         let repository = || match flags.paths.as_slice() {
-            [path] if path.as_os_str() != "-" => Ok(path.clone()),
+            [path] if path.as_os_str() == "-" => Err(RequestError(
+                "--staged, --git and --range read a repository, not standard input (\"-\")".into(),
+            )),
+            [path] => Ok(path.clone()),
             _ => Err(RequestError(
                 "--staged, --git and --range take one PATH: the repository".into(),
             )),

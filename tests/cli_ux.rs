@@ -337,6 +337,37 @@ fn default_branch_without_range_is_a_warning() {
 }
 
 #[test]
+fn a_git_mode_given_a_file_says_it_reads_the_whole_repository() {
+    let repo = Repo::new();
+    repo.write("config.py", "hello\n");
+    repo.commit_all("one");
+    let file = repo.path().join("config.py");
+    let file = file.to_str().unwrap();
+    for mode in ["--git", "--staged"] {
+        let out = run(&["scan", mode, file]);
+        assert_eq!(out.status.code(), Some(0), "{mode}: {}", text(&out));
+        assert!(
+            stderr(&out).contains(&format!(
+                "warning: {mode} reads the whole repository that holds"
+            )),
+            "{mode}: {}",
+            stderr(&out)
+        );
+    }
+    // A folder is what the mode expects: no warning.
+    let out = run(&["scan", "--git", repo.path().to_str().unwrap()]);
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    // Standard input is no repository, said as such.
+    let out = run(&["scan", "--staged", "-"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("read a repository, not standard input"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn verify_with_a_terminal_for_standard_input_is_a_usage_error() {
     let command = format!("'{}' verify --api-base http://127.0.0.1:9", binary());
     let (code, screen) = on_a_terminal(&command, &[]);

@@ -172,6 +172,16 @@ impl Target {
             Display::Hidden
         };
         let mode = Mode::resolve(&flags)?;
+        if let Mode::Staged(path) | Mode::History(path, _) = &mode {
+            if path.is_file() {
+                eprintln!(
+                    "skguard: warning: {} reads the whole repository that holds {}: a file does \
+                     not narrow it",
+                    mode.flag(),
+                    skguard::printable::printable(&path.display().to_string())
+                );
+            }
+        }
         if self.default_branch.is_some() && self.range.is_none() {
             eprintln!(
                 "skguard: warning: --default-branch is used only with --range (for a null base): ignored"
