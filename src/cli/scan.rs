@@ -34,7 +34,8 @@ pub struct Target {
     /// none.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub archive_depth: u32,
-    /// Configuration file [default: .skguard.toml at the root of what is scanned, if present].
+    /// Configuration file [default: .skguard.toml at the work-tree root of the repository scanned
+    /// (for --staged the index's copy, for --range the base commit's), else in the scanned folder].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Worker threads [default: one per core].
