@@ -236,6 +236,58 @@ fn archives_in_history_staged_and_ranges_are_new_only_where_a_member_gains_the_k
     assert_eq!(stats["archives_not_opened"], 1, "{stats}");
 }
 
+#[test]
+fn bzip2_xz_and_zstd_are_opened_in_folders_history_and_staged() {
+    let text = format!("# env\nkey={}\n", key());
+    let files = [
+        (
+            "src.tar.xz",
+            xz_of(&tar_of(&[("src/.env", text.as_bytes())])),
+        ),
+        ("db.sql.bz2", bzip2_of(text.as_bytes())),
+        (
+            "pkg.tar.zst",
+            zstd_of(&tar_of(&[("package/.env", text.as_bytes())])),
+        ),
+    ];
+    let expected = [
+        "db.sql.bz2!db.sql",
+        "pkg.tar.zst!package/.env",
+        "src.tar.xz!src/.env",
+    ];
+    let repo = Repo::new();
+    repo.write("README", "x\n");
+    repo.commit_all("base");
+    for (name, bytes) in &files {
+        repo.write(name, bytes);
+    }
+    let (code, findings, stats, stderr) = scan_json(repo.path(), &[]);
+    assert_eq!(code, 1, "{stderr}");
+    let found: Vec<String> = places(&findings).into_iter().map(|p| p.0).collect();
+    assert_eq!(found, expected, "{stderr}");
+    assert!(places(&findings)
+        .iter()
+        .all(|p| p.1 == 2 && p.4 == "archive"));
+    assert_eq!(stats["archives"], 3, "{stats}");
+    // Staged, the commit is blocked at the members.
+    repo.git(&["add", "."]);
+    let (code, findings, _, stderr) = repo.scan(&["--staged"]);
+    assert_eq!(code, 1, "{stderr}");
+    let found: Vec<String> = places(&findings).into_iter().map(|p| p.0).collect();
+    assert_eq!(found, expected, "{stderr}");
+    // In history, at the commit that added them.
+    let added = repo.commit_all("add the archives");
+    let (code, findings, _, stderr) = repo.scan(&["--git"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(findings.len(), 3, "{stderr}");
+    assert!(findings.iter().all(|f| f["commit"] == added.as_str()));
+    // --archive-depth 0: bytes only (a small zstd frame stores its text as it is, so that key is
+    // found in the file's own bytes), and said.
+    let (_, findings, stats, _) = scan_json(repo.path(), &["--archive-depth", "0"]);
+    assert!(places(&findings).iter().all(|p| !p.0.contains('!')));
+    assert_eq!(stats["archives_not_opened"], 3, "{stats}");
+}
+
 /// SARIF and github annotations point at the archive file itself (a member is not a file code
 /// scanning can open) and name the member in the message; json keeps `archive!member`; a name glob
 /// in the allowlist matches the member's last component.

@@ -1,5 +1,6 @@
-//! Archives and compressed files: gzip, zip and its kin (jar, war, whl, nupkg, apk, docx/xlsx/…),
-//! tar, and compressed tar, opened wherever they are found and nested to a bounded depth.
+//! Archives and compressed files: gzip, bzip2, xz, zstd, zip and its kin (jar, war, whl, nupkg, apk,
+//! docx/xlsx/…), tar, and compressed tar, opened wherever they are found and nested to a bounded
+//! depth.
 //!
 //! An archive is recognised by its content (magic bytes), never by its name, and only after the
 //! file has been scanned as it is: a file that is not an archive costs one comparison of its first
@@ -62,6 +63,10 @@ pub const HEAD: usize = 512;
 /// slow path, symbol by symbol: a tenth of the time spent on a tree of small members.)
 const FIRST_READ: usize = 32 << 10;
 
+/// Memory an xz decoder may take (its dictionary: `xz -9` needs 65 MiB); a stream that asks for
+/// more is said, not read.
+const UNPACK_MEMORY: u64 = 128 << 20;
+
 /// A deflated zip member up to this size (compressed and inflated) whose listed sizes fit the
 /// bounds is inflated whole in one call; a larger one is streamed.
 const ONE_CALL: u64 = 8 << 20;
@@ -72,6 +77,16 @@ pub enum Kind {
     Gzip,
     Zip,
     Tar,
+    Bzip2,
+    Xz,
+    Zstd,
+}
+
+impl Kind {
+    /// Compressed streams (one member, or a compressed tar) as opposed to zip and tar.
+    fn is_stream(self) -> bool {
+        matches!(self, Kind::Gzip | Kind::Bzip2 | Kind::Xz | Kind::Zstd)
+    }
 }
 
 /// The archive kind of a file that starts with `head`, if any.
@@ -82,6 +97,18 @@ pub fn sniff(head: &[u8]) -> Option<Kind> {
         Some(Kind::Zip)
     } else if head.len() >= 262 && &head[257..262] == b"ustar" {
         Some(Kind::Tar)
+    } else if head.len() >= 10
+        && head.starts_with(b"BZh")
+        && (b'1'..=b'9').contains(&head[3])
+        // A first block (pi) or the end of an empty stream (sqrt(pi)): "BZh9" alone is text.
+        && (head[4..10] == [0x31, 0x41, 0x59, 0x26, 0x53, 0x59]
+            || head[4..10] == [0x17, 0x72, 0x45, 0x38, 0x50, 0x90])
+    {
+        Some(Kind::Bzip2)
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+        Some(Kind::Xz)
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Some(Kind::Zstd)
     } else {
         None
     }
@@ -264,8 +291,8 @@ fn scan_with<R: Read + Seek>(
     }
     match kind {
         Kind::Zip => walk.zip(input, "", 1),
-        Kind::Gzip => walk.gzip(input, "", len, 1),
         Kind::Tar => walk.tar(input, "", 1),
+        stream => walk.stream(stream, input, "", len, 1),
     }
     walk.result
 }
@@ -312,14 +339,44 @@ fn join(prefix: &str, name: &str) -> String {
     }
 }
 
-/// The name a gzip stream's content goes by: the name in its header, else the stream's own name
-/// without `.gz`.
-fn gunzipped_name(outer: &str, header: Option<&[u8]>) -> String {
+/// The suffixes of each kind of compressed stream, and what its content is called when the
+/// stream's own name is not known (a blob in git modes) or has none of them.
+const UNPACKED: [(Kind, &[&str], &str); 4] = [
+    (Kind::Gzip, &[".gz", ".gzip", ".z"], "(gunzipped)"),
+    (Kind::Bzip2, &[".bz2", ".bz", ".bzip2"], "(bunzipped)"),
+    (Kind::Xz, &[".xz", ".lzma"], "(unxz'd)"),
+    (Kind::Zstd, &[".zst", ".zstd"], "(unzstd'd)"),
+];
+
+/// `member` of the archive at `path` as reported: a compressed stream's content that was unnamed
+/// when it was opened (a blob, whose paths are known only later) is named after `path`.
+pub fn member_at(path: &str, member: &str) -> String {
+    let (first, rest) = member
+        .split_once('!')
+        .map_or((member, None), |(f, r)| (f, Some(r)));
+    let named = UNPACKED
+        .iter()
+        .find(|(_, _, unnamed)| *unnamed == first)
+        .map(|&(kind, _, _)| unpacked_name(kind, path, None));
+    match (named, rest) {
+        (Some(named), Some(rest)) => format!("{path}!{named}!{rest}"),
+        (Some(named), None) => format!("{path}!{named}"),
+        (None, _) => format!("{path}!{member}"),
+    }
+}
+
+/// The name a compressed stream's content goes by: the name in its header (gzip's), else the
+/// stream's own name without its suffix (`.gz`, `.bz2`, `.xz`, `.zst` …).
+fn unpacked_name(kind: Kind, outer: &str, header: Option<&[u8]>) -> String {
     if let Some(name) = header.filter(|n| !n.is_empty()) {
         return String::from_utf8_lossy(name).into_owned();
     }
+    let (suffixes, unnamed) = UNPACKED
+        .iter()
+        .find(|(k, _, _)| *k == kind)
+        .map_or((&[][..], "(decompressed)"), |&(_, s, u)| (s, u));
     let last = outer.rsplit(['/', '!']).next().unwrap_or(outer);
-    for suffix in [".gz", ".gzip", ".z"] {
+    for suffix in suffixes {
         if let Some(stem) = last
             .len()
             .checked_sub(suffix.len())
@@ -331,7 +388,69 @@ fn gunzipped_name(outer: &str, header: Option<&[u8]>) -> String {
             }
         }
     }
-    "(gunzipped)".to_string()
+    unnamed.to_string()
+}
+
+/// The frames of a zstd stream one after the other (ruzstd's decoder reads one), skippable
+/// frames passed over; a window beyond ruzstd's bound (128 MiB) is an error, not an allocation.
+struct ZstdFrames<R> {
+    source: R,
+    decoder: ruzstd::decoding::FrameDecoder,
+    in_frame: bool,
+}
+
+impl<R: io::BufRead> ZstdFrames<R> {
+    fn new(source: R) -> ZstdFrames<R> {
+        ZstdFrames {
+            source,
+            decoder: ruzstd::decoding::FrameDecoder::new(),
+            in_frame: false,
+        }
+    }
+}
+
+impl<R: io::BufRead> Read for ZstdFrames<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if !self.in_frame {
+                if self.source.fill_buf()?.is_empty() {
+                    return Ok(0);
+                }
+                match self.decoder.reset(&mut self.source) {
+                    Ok(()) => self.in_frame = true,
+                    Err(FrameDecoderError::ReadFrameHeaderError(
+                        ReadFrameHeaderError::SkipFrame { length, .. },
+                    )) => {
+                        let skipped =
+                            io::copy(&mut (&mut self.source).take(length.into()), &mut io::sink())?;
+                        if skipped < u64::from(length) {
+                            return Err(io::ErrorKind::UnexpectedEof.into());
+                        }
+                        continue;
+                    }
+                    Err(e) => return Err(io::Error::other(e)),
+                }
+            }
+            while self.decoder.can_collect() == 0 && !self.decoder.is_finished() {
+                self.decoder
+                    .decode_blocks(
+                        &mut self.source,
+                        ruzstd::decoding::BlockDecodingStrategy::UptoBlocks(1),
+                    )
+                    .map_err(io::Error::other)?;
+            }
+            let n = self.decoder.read(buf)?;
+            if n > 0 {
+                return Ok(n);
+            }
+            // The frame is done: the next one, if any.
+            self.in_frame = false;
+        }
+    }
 }
 
 /// Reads into `buf` until it is full or the stream ends: the bytes read, and the error that
@@ -537,8 +656,11 @@ impl Walk<'_, '_, '_> {
                 let mut whole = Cursor::new(head).chain(reader);
                 match kind {
                     Kind::Zip => self.nested_zip(&mut whole, member, depth + 1),
-                    Kind::Gzip => self.gzip(&mut whole, member, stored.unwrap_or(0), depth + 1),
                     Kind::Tar => self.tar(&mut whole, member, depth + 1),
+                    stream => {
+                        let stored = stored.unwrap_or(0);
+                        self.stream(stream, &mut whole, member, stored, depth + 1)
+                    }
                 }
                 return;
             }
@@ -749,10 +871,72 @@ impl Walk<'_, '_, '_> {
         }));
     }
 
-    /// A gzip stream: a tar inside is read as a compressed tar (one level), anything else as the
-    /// one member the stream holds, named after the stream.
-    fn gzip(&mut self, input: &mut dyn Read, prefix: &str, compressed: u64, depth: u32) {
-        let mut decoder = MultiGzDecoder::new(input);
+    /// A compressed stream (gzip, bzip2, xz, zstd) of `compressed` bytes (0: unknown).
+    fn stream(
+        &mut self,
+        kind: Kind,
+        input: &mut dyn Read,
+        prefix: &str,
+        compressed: u64,
+        depth: u32,
+    ) {
+        debug_assert!(kind.is_stream());
+        match kind {
+            Kind::Gzip => self.unpack(
+                kind,
+                MultiGzDecoder::new(input),
+                |d| d.header().and_then(|h| h.filename()).map(<[u8]>::to_vec),
+                prefix,
+                compressed,
+                depth,
+            ),
+            Kind::Bzip2 => self.unpack(
+                kind,
+                bzip2::read::MultiBzDecoder::new(input),
+                |_| None,
+                prefix,
+                compressed,
+                depth,
+            ),
+            Kind::Xz => {
+                match liblzma::stream::Stream::new_stream_decoder(
+                    UNPACK_MEMORY,
+                    liblzma::stream::CONCATENATED,
+                ) {
+                    Ok(stream) => self.unpack(
+                        kind,
+                        liblzma::read::XzDecoder::new_stream(input, stream),
+                        |_| None,
+                        prefix,
+                        compressed,
+                        depth,
+                    ),
+                    Err(e) => self.unreadable(prefix.to_string(), e.to_string()),
+                }
+            }
+            _ => self.unpack(
+                kind,
+                ZstdFrames::new(io::BufReader::new(input)),
+                |_| None,
+                prefix,
+                compressed,
+                depth,
+            ),
+        }
+    }
+
+    /// A compressed stream's content, read through `decoder`: a tar inside is read as a compressed
+    /// tar (one level), anything else as the one member the stream holds, named by its header
+    /// (`header_name`, gzip's) else after the stream.
+    fn unpack<D: Read>(
+        &mut self,
+        kind: Kind,
+        mut decoder: D,
+        header_name: impl Fn(&D) -> Option<Vec<u8>>,
+        prefix: &str,
+        compressed: u64,
+        depth: u32,
+    ) {
         let compressed = (compressed > 0).then_some(compressed);
         let mut bounded = self.bounded(&mut decoder, compressed);
         let mut head = Vec::with_capacity(HEAD);
@@ -763,9 +947,9 @@ impl Walk<'_, '_, '_> {
             let mut whole = Cursor::new(head).chain(&mut bounded);
             self.tar_entries(&mut whole, prefix, depth);
         } else {
-            let header = bounded.inner.header().and_then(|h| h.filename());
+            let header = header_name(&*bounded.inner);
             let stream = if prefix.is_empty() { self.name } else { prefix };
-            let listed = gunzipped_name(stream, header);
+            let listed = unpacked_name(kind, stream, header.as_deref());
             if header.is_some_and(|n| !n.is_empty()) {
                 self.name_keys(prefix, &listed);
             }
@@ -1123,6 +1307,178 @@ mod tests {
         assert_eq!(s.skipped[0].member, "lib/middle.tgz!inner.zip");
     }
 
+    fn bzip2_of(bytes: &[u8]) -> Vec<u8> {
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        bz.write_all(bytes).unwrap();
+        bz.finish().unwrap()
+    }
+
+    fn xz_of(bytes: &[u8]) -> Vec<u8> {
+        let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
+        xz.write_all(bytes).unwrap();
+        xz.finish().unwrap()
+    }
+
+    fn zstd_of(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        ruzstd::encoding::compress(bytes, &mut out, ruzstd::encoding::CompressionLevel::Fastest);
+        out
+    }
+
+    /// Each of the compressed streams other than gzip, by name, with its encoder.
+    fn streams() -> [(&'static str, Kind, fn(&[u8]) -> Vec<u8>); 3] {
+        [
+            ("bz2", Kind::Bzip2, bzip2_of),
+            ("xz", Kind::Xz, xz_of),
+            ("zst", Kind::Zstd, zstd_of),
+        ]
+    }
+
+    #[test]
+    fn bzip2_xz_and_zstd_are_opened_like_gzip() {
+        let text = format!("x\nk={}\n", key());
+        for (ext, kind, encode) in streams() {
+            // A compressed tar, a compressed file named after itself, and both nested in a zip.
+            let tarball = encode(&tar_of(&[("pkg/.env", text.as_bytes())]));
+            assert_eq!(sniff(&tarball), Some(kind), "{ext}");
+            assert_eq!(
+                places(&scan(&tarball, &Limits::default())),
+                [("pkg/.env".to_string(), 2)],
+                "{ext}"
+            );
+            let file = encode(text.as_bytes());
+            let doc = zip_of(&[
+                (&format!("dist/app.tar.{ext}"), &tarball),
+                (&format!("logs/app.log.{ext}"), &file),
+            ]);
+            assert_eq!(
+                places(&scan(&doc, &Limits::default())),
+                [
+                    (format!("dist/app.tar.{ext}!pkg/.env"), 2),
+                    (format!("logs/app.log.{ext}!app.log"), 2)
+                ],
+                "{ext}"
+            );
+            // Their bounds hold as gzip's do: a bomb is named, what came before it reported.
+            let mut bomb = text.clone().into_bytes();
+            bomb.resize(8 << 20, b'0');
+            let strict = Limits {
+                max_ratio: 100,
+                ..Limits::default()
+            };
+            let s = scan(&encode(&bomb), &strict);
+            assert_eq!(places(&s).len(), 1, "{ext}");
+            assert_eq!(s.skipped.len(), 1, "{ext}: {:?}", s.skipped);
+            assert_eq!(s.skipped[0].bound, Bound::Ratio, "{ext}");
+            // A stream cut short: what was read is reported, and the cut is said.
+            let mut long: Vec<u8> = (0u32..200_000)
+                .flat_map(|i| format!("{i:x}\n").into_bytes())
+                .collect();
+            long.splice(0..0, text.bytes());
+            let mut cut = encode(&long);
+            cut.truncate(cut.len() / 2);
+            let s = scan(&cut, &Limits::default());
+            assert_eq!(places(&s).len(), 1, "{ext}: {:?}", s.skipped);
+            assert_eq!(s.skipped[0].bound, Bound::Unreadable, "{ext}");
+        }
+        // Text that starts like bzip2's header is text.
+        assert_eq!(sniff(b"BZh9 is how a bzip2 file starts"), None);
+    }
+
+    #[test]
+    fn corrupt_compressed_streams_are_said_never_a_panic() {
+        let text: Vec<u8> = (0u32..3000)
+            .flat_map(|i| format!("line {i} k={}\n", key()).into_bytes())
+            .collect();
+        let mut rng = fastrand::Rng::with_seed(11);
+        let rounds: usize = std::env::var("SKGUARD_CORRUPT_ROUNDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(150);
+        for (ext, _, encode) in streams() {
+            let good = encode(&tar_of(&[("a.txt", &text)]));
+            for round in 0..rounds {
+                let mut doc = good.clone();
+                // Flip, overwrite or cut: a few bytes anywhere, more near the headers.
+                for _ in 0..rng.usize(1..8) {
+                    let at = if rng.bool() {
+                        rng.usize(..doc.len().min(64))
+                    } else {
+                        rng.usize(..doc.len())
+                    };
+                    match rng.u8(..3) {
+                        0 => doc[at] ^= 1 << rng.u8(..8),
+                        1 => doc[at] = rng.u8(..),
+                        _ => doc.truncate(at.max(6)),
+                    }
+                }
+                if sniff(&doc).is_none() {
+                    continue;
+                }
+                let s = scan(&doc, &Limits::default());
+                // Whatever was read is reported; what could not be read is said.
+                assert!(
+                    !s.skipped.is_empty() || s.members > 0,
+                    "{ext} round {round}: neither read nor said"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_unnamed_stream_member_is_named_after_the_path_it_is_reported_at() {
+        assert_eq!(
+            member_at("db/dump.sql.bz2", "(bunzipped)"),
+            "db/dump.sql.bz2!dump.sql"
+        );
+        assert_eq!(
+            member_at("logs/a.log.gz", "(gunzipped)"),
+            "logs/a.log.gz!a.log"
+        );
+        assert_eq!(
+            member_at("x.zst", "(unzstd'd)!inner/.env"),
+            "x.zst!x!inner/.env"
+        );
+        assert_eq!(member_at("blob", "(unxz'd)"), "blob!(unxz'd)");
+        assert_eq!(
+            member_at("a.jar", "config/(gunzipped)"),
+            "a.jar!config/(gunzipped)"
+        );
+        assert_eq!(member_at("a.tgz", "pkg/.env"), "a.tgz!pkg/.env");
+    }
+
+    #[test]
+    fn zstd_frames_one_after_the_other_and_skippable_ones_are_read() {
+        let text = format!("k={}\n", key());
+        let mut doc = zstd_of(b"first frame\n");
+        // A skippable frame (magic 0x184D2A50, 4 bytes of length, then that many bytes).
+        doc.extend_from_slice(&0x184D_2A50u32.to_le_bytes());
+        doc.extend_from_slice(&5u32.to_le_bytes());
+        doc.extend_from_slice(b"skip!");
+        doc.extend_from_slice(&zstd_of(text.as_bytes()));
+        assert_eq!(
+            places(&scan(&doc, &Limits::default())),
+            [("(unzstd'd)".to_string(), 2)]
+        );
+    }
+
+    #[test]
+    fn an_xz_stream_that_asks_for_too_much_memory_is_said_not_read() {
+        let mut doc = xz_of(format!("k={}\n", key()).as_bytes());
+        // The block header after the 12-byte stream header: size, flags, the LZMA2 filter (0x21),
+        // its one property byte (the dictionary size: 40 is 4 GiB - 1), padding, then its CRC-32.
+        let size = (usize::from(doc[12]) + 1) * 4;
+        assert_eq!(doc[14..16], [0x21, 0x01]);
+        doc[16] = 40;
+        let crc = libdeflater::crc32(&doc[12..12 + size - 4]).to_le_bytes();
+        doc[12 + size - 4..12 + size].copy_from_slice(&crc);
+        let s = scan(&doc, &Limits::default());
+        assert!(s.hits.is_empty());
+        assert_eq!(s.skipped.len(), 1, "{:?}", s.skipped);
+        assert_eq!(s.skipped[0].bound, Bound::Unreadable);
+        assert!(s.skipped[0].detail.contains("memory"), "{:?}", s.skipped);
+    }
+
     #[test]
     fn a_bomb_is_named_and_what_came_before_it_is_reported() {
         let mut text = format!("k={}\n", key()).into_bytes();
@@ -1386,9 +1742,15 @@ mod tests {
 
     #[test]
     fn gunzipped_names() {
-        assert_eq!(gunzipped_name("logs/app.log.gz", None), "app.log");
-        assert_eq!(gunzipped_name("x!y/data.GZ", None), "data");
-        assert_eq!(gunzipped_name("blob", None), "(gunzipped)");
-        assert_eq!(gunzipped_name("a.gz", Some(b"orig.txt")), "orig.txt");
+        assert_eq!(
+            unpacked_name(Kind::Gzip, "logs/app.log.gz", None),
+            "app.log"
+        );
+        assert_eq!(unpacked_name(Kind::Gzip, "x!y/data.GZ", None), "data");
+        assert_eq!(unpacked_name(Kind::Gzip, "blob", None), "(gunzipped)");
+        assert_eq!(
+            unpacked_name(Kind::Gzip, "a.gz", Some(b"orig.txt")),
+            "orig.txt"
+        );
     }
 }

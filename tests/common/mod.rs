@@ -212,6 +212,27 @@ pub fn gzip_of(bytes: &[u8]) -> Vec<u8> {
     gz.finish().unwrap()
 }
 
+/// A bzip2 stream of `bytes`.
+pub fn bzip2_of(bytes: &[u8]) -> Vec<u8> {
+    let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+    bz.write_all(bytes).unwrap();
+    bz.finish().unwrap()
+}
+
+/// An xz stream of `bytes`.
+pub fn xz_of(bytes: &[u8]) -> Vec<u8> {
+    let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
+    xz.write_all(bytes).unwrap();
+    xz.finish().unwrap()
+}
+
+/// A zstd frame of `bytes`.
+pub fn zstd_of(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    ruzstd::encoding::compress(bytes, &mut out, ruzstd::encoding::CompressionLevel::Fastest);
+    out
+}
+
 /// A tar of `members`.
 pub fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
     let mut tar = tar::Builder::new(Vec::new());

@@ -129,7 +129,7 @@ impl BlobKeys {
 /// `path`, or `path!member` for a key in an archive's member.
 pub(super) fn member_path(path: &str, member: Option<&str>) -> String {
     match member {
-        Some(member) => format!("{path}!{member}"),
+        Some(member) => crate::sources::archive::member_at(path, member),
         None => path.to_string(),
     }
 }

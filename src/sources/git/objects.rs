@@ -805,7 +805,7 @@ fn attribute<'o>(
                 .collect();
             for (member, located) in members {
                 let secret = &located.candidate.secret;
-                let at = format!("{path}!{member}");
+                let at = archive::member_at(path, member);
                 if !old_members.contains(&(member.as_str(), secret))
                     && seen.insert((secret.clone(), at.clone()))
                 {
