@@ -654,6 +654,9 @@ impl Walk<'_, '_, '_> {
             || entry.is_dir() && size == 0
             || size > self.one_call.min(self.bytes_left()).min(by_ratio)
             || compressed > self.one_call
+            // One beyond the entries bound is left to the streaming path, which says so and stops
+            // the archive there (not inflated first, nor each member after it).
+            || self.entries >= self.limits.max_entries
         {
             return false;
         }
@@ -1382,6 +1385,49 @@ mod tests {
         assert_eq!(lie.hits.len(), 2, "{}", said(&lie));
         let bad = scan(&cases[6].1, &cases[6].2);
         assert_eq!(bad.skipped[0].detail, "Invalid checksum");
+    }
+
+    #[test]
+    fn the_entries_bound_stops_a_zip_whose_members_are_inflated_in_one_call() {
+        let text = format!("k={}\n", key()).into_bytes();
+        let names: Vec<String> = (0..6).map(|i| format!("m{i}.env")).collect();
+        let members: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &text[..])).collect();
+        let doc = zip_of(&members);
+        let limits = Limits {
+            max_entries: 2,
+            ..Limits::default()
+        };
+        let matcher = Matcher::new(RuleSet::builtin());
+        let mut scanner = StreamScanner::new(&matcher);
+        let mut run = |one_call| {
+            let mut input = Cursor::new(&doc[..]);
+            let len = doc.len() as u64;
+            scan_with(
+                &mut scanner,
+                "t.zip",
+                &mut input,
+                len,
+                Kind::Zip,
+                &limits,
+                one_call,
+            )
+        };
+        let (fast, streamed) = (run(ONE_CALL), run(0));
+        assert_eq!(said(&fast), said(&streamed));
+        assert_eq!(
+            places(&fast),
+            [("m0.env".to_string(), 1), ("m1.env".to_string(), 1)]
+        );
+        // Said once, for the first member beyond the bound: the members after it are not read.
+        let skips: Vec<_> = fast
+            .skipped
+            .iter()
+            .map(|k| (k.member.as_str(), k.bound))
+            .collect();
+        assert_eq!(
+            (skips, fast.skipped_more),
+            (vec![("m2.env", Bound::Entries)], 0)
+        );
     }
 
     #[test]
