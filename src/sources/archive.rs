@@ -252,7 +252,7 @@ fn scan_with<R: Read + Seek>(
         result: ArchiveScan::default(),
         entries: 0,
         first: Vec::new(),
-        inflate: OneCall::default(),
+        inflate: Vec::new(),
         one_call,
     };
     if limits.depth == 0 {
@@ -297,8 +297,10 @@ struct Walk<'a, 's, 'm> {
     entries: u64,
     /// [`FIRST_READ`] bytes, reused from member to member (a nested member takes its own).
     first: Vec<u8>,
-    /// Zip members inflated in one call (a nested zip takes its own).
-    inflate: OneCall,
+    /// Zip members inflated in one call: one for each level of nesting being read (a nested zip
+    /// takes the next), kept for the zips read after, so that a nested zip does not make (and
+    /// clear) buffers of its own.
+    inflate: Vec<OneCall>,
     /// The largest member inflated in one call: [`ONE_CALL`], except in tests of the other path.
     one_call: u64,
 }
@@ -661,7 +663,7 @@ impl Walk<'_, '_, '_> {
             return false;
         }
         let listed = String::from_utf8_lossy(entry.name_raw()).into_owned();
-        let mut inflate = std::mem::take(&mut self.inflate);
+        let mut inflate = self.inflate.pop().unwrap_or_default();
         let inflated = inflate.inflate(archive, index, size as usize, crc);
         if inflated {
             let name = join(prefix, &listed);
@@ -675,7 +677,7 @@ impl Walk<'_, '_, '_> {
                 self.result.bytes += size;
             }
         }
-        self.inflate = inflate;
+        self.inflate.push(inflate);
         inflated
     }
 
@@ -1428,6 +1430,45 @@ mod tests {
             (skips, fast.skipped_more),
             (vec![("m2.env", Bound::Entries)], 0)
         );
+    }
+
+    #[test]
+    fn nested_zips_reuse_the_buffers_of_members_inflated_in_one_call() {
+        // A member that lists 8 MiB (its compressed bytes allow it) but inflates to less: one
+        // call makes an 8 MiB buffer for it, then leaves it to the streaming path.
+        let mut seed = 7u32;
+        let noise: Vec<u8> = (0..9000)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                (seed >> 24) as u8
+            })
+            .collect();
+        let text = format!("k={}\n", key()).into_bytes();
+        let mut inner = zip_of(&[("k.env", &text), ("noise.bin", &noise)]);
+        list_size(&mut inner, "noise.bin", 8 << 20);
+        let names: Vec<String> = (0..20).map(|i| format!("n{i}.zip")).collect();
+        let members: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &inner[..])).collect();
+        let outer = zip_of(&members);
+        let matcher = Matcher::new(RuleSet::builtin());
+        let mut scanner = StreamScanner::new(&matcher);
+        let limits = Limits::default();
+        let mut walk = Walk {
+            scanner: &mut scanner,
+            name: "t.zip",
+            limits: &limits,
+            result: ArchiveScan::default(),
+            entries: 0,
+            first: Vec::new(),
+            inflate: Vec::new(),
+            one_call: ONE_CALL,
+        };
+        walk.zip(Cursor::new(&outer[..]), "", 1);
+        let found: Vec<_> = walk.result.hits.iter().map(|h| &h.member).collect();
+        let expected: Vec<_> = names.iter().map(|n| format!("{n}!k.env")).collect();
+        assert_eq!(found, expected.iter().collect::<Vec<_>>());
+        // One for the outer zip and one for all the nested ones, not one made (and cleared) for
+        // each nested zip.
+        assert_eq!(walk.inflate.len(), 2);
     }
 
     #[test]
