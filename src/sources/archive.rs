@@ -594,6 +594,11 @@ impl Walk<'_, '_, '_> {
             Ok(archive) => archive,
             Err(e) => return self.unreadable(prefix.to_string(), e.to_string()),
         };
+        if archive.has_duplicate_names() {
+            // The zip library keeps one member of each name, the last listed: say what it drops.
+            let detail = "members share a name: only the last listed of each name was read";
+            self.unreadable(prefix.to_string(), detail.to_string());
+        }
         for index in 0..archive.len() {
             if self.bytes_left() == 0 {
                 self.skip(Skipped {
@@ -1469,6 +1474,32 @@ mod tests {
         // One for the outer zip and one for all the nested ones, not one made (and cleared) for
         // each nested zip.
         assert_eq!(walk.inflate.len(), 2);
+    }
+
+    #[test]
+    fn members_that_share_a_name_are_said() {
+        let text = format!("k={}\n", key()).into_bytes();
+        let mut doc = zip_of(&[("a.env", &text), ("b.env", b"nothing")]);
+        // The second member renamed as the first, in its local header and the central directory.
+        let at: Vec<usize> = (0..doc.len() - 5)
+            .filter(|&i| &doc[i..i + 5] == b"b.env")
+            .collect();
+        assert_eq!(at.len(), 2);
+        at.iter().for_each(|&i| doc[i] = b'a');
+        let s = scan(&doc, &Limits::default());
+        // The key in the member dropped is not found: the scan says a member was not read.
+        let skips: Vec<_> = s
+            .skipped
+            .iter()
+            .map(|k| {
+                (
+                    k.member.as_str(),
+                    k.bound,
+                    k.detail.contains("share a name"),
+                )
+            })
+            .collect();
+        assert_eq!(skips, [("", Bound::Unreadable, true)], "{:?}", places(&s));
     }
 
     #[test]
