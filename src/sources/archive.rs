@@ -262,12 +262,21 @@ fn scan_with<R: Read + Seek>(
         walk.unreadable(String::new(), e.to_string());
         return walk.result;
     }
+    walk.inflate = INFLATE.take();
     match kind {
         Kind::Zip => walk.zip(input, "", 1),
         Kind::Gzip => walk.gzip(input, "", len, 1),
         Kind::Tar => walk.tar(input, "", 1),
     }
+    INFLATE.set(std::mem::take(&mut walk.inflate));
     walk.result
+}
+
+thread_local! {
+    /// [`Walk::inflate`], kept by the thread from archive to archive: made (and cleared, up to
+    /// [`ONE_CALL`] bytes) for each one, a zip file of a few KB whose member lists 8 MiB took
+    /// half a millisecond, ten times what the streaming path takes.
+    static INFLATE: std::cell::Cell<Vec<OneCall>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// Scans an archive held in memory (a blob).
@@ -1500,6 +1509,21 @@ mod tests {
             })
             .collect();
         assert_eq!(skips, [("", Bound::Unreadable, true)], "{:?}", places(&s));
+    }
+
+    #[test]
+    fn the_next_archive_reuses_the_buffers_of_members_inflated_in_one_call() {
+        let text = format!("k={}\n", key()).into_bytes();
+        let doc = zip_of(&[("a.env", &text)]);
+        for _ in 0..2 {
+            let s = scan(&doc, &Limits::default());
+            assert_eq!(places(&s), [("a.env".to_string(), 1)]);
+            // Given back to the thread for the next archive, not dropped with the walk.
+            let kept = INFLATE.take();
+            assert_eq!(kept.len(), 1);
+            assert_eq!(kept[0].out.len(), text.len());
+            INFLATE.set(kept);
+        }
     }
 
     #[test]
