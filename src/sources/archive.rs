@@ -65,6 +65,8 @@ const FIRST_READ: usize = 32 << 10;
 /// A deflated zip member up to this size (compressed and inflated) whose listed sizes fit the
 /// bounds is inflated whole in one call; a larger one is streamed.
 const ONE_CALL: u64 = 8 << 20;
+/// A deflated zip member that inflates more than this many times its compressed size is streamed.
+const ONE_CALL_RATIO: u64 = 64;
 
 /// What kind of archive bytes start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -670,6 +672,10 @@ impl Walk<'_, '_, '_> {
             || entry.is_dir() && size == 0
             || size > self.one_call.min(self.bytes_left()).min(by_ratio)
             || compressed > self.one_call
+            // A member that inflates more than ONE_CALL_RATIO times is streamed: libdeflate
+            // inflates the last bytes of its input on its slow path, byte by byte, and in a member
+            // of a few dozen bytes that is all of it (six times slower than zlib-rs).
+            || size > compressed.saturating_mul(ONE_CALL_RATIO)
             // One beyond the entries bound is left to the streaming path, which says so and stops
             // the archive there (not inflated first, nor each member after it).
             || self.entries >= self.limits.max_entries
@@ -1524,6 +1530,30 @@ mod tests {
             assert_eq!(kept[0].out.len(), text.len());
             INFLATE.set(kept);
         }
+    }
+
+    #[test]
+    fn a_member_that_inflates_far_beyond_its_size_is_streamed() {
+        let mut text = format!("k={}\n", key()).into_bytes();
+        text.resize(30_000, 0);
+        let doc = zip_of(&[("zeros.env", &text)]);
+        let matcher = Matcher::new(RuleSet::builtin());
+        let mut scanner = StreamScanner::new(&matcher);
+        let limits = Limits::default();
+        let mut walk = Walk {
+            scanner: &mut scanner,
+            name: "t.zip",
+            limits: &limits,
+            result: ArchiveScan::default(),
+            entries: 0,
+            first: Vec::new(),
+            inflate: Vec::new(),
+            one_call: ONE_CALL,
+        };
+        walk.zip(Cursor::new(&doc[..]), "", 1);
+        assert_eq!(places(&walk.result), [("zeros.env".to_string(), 1)]);
+        // Not inflated in one call: no buffers were made for it.
+        assert!(walk.inflate.is_empty());
     }
 
     #[test]
