@@ -1350,8 +1350,11 @@ mod tests {
         out
     }
 
+    /// An encoder of one kind of compressed stream.
+    type Encode = fn(&[u8]) -> Vec<u8>;
+
     /// Each of the compressed streams other than gzip, by name, with its encoder.
-    fn streams() -> [(&'static str, Kind, fn(&[u8]) -> Vec<u8>); 3] {
+    fn streams() -> [(&'static str, Kind, Encode); 3] {
         [
             ("bz2", Kind::Bzip2, bzip2_of),
             ("xz", Kind::Xz, xz_of),
@@ -1624,7 +1627,7 @@ mod tests {
                     &h.member,
                     h.located.line,
                     h.located.column,
-                    h.located.candidate.secret.expose(),
+                    h.located.candidate.secret.fingerprint(),
                 )
             })
             .collect();
