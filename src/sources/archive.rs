@@ -901,8 +901,11 @@ impl Walk<'_, '_, '_> {
                 return;
             }
             self.name_keys(prefix, &listed);
-            let (compressed, size) = (file.compressed_size(), file.size());
-            self.read_member(&mut file, Some(compressed), Some(size), &name, depth);
+            // The size a zip lists is not checked before the member's end: a stream in it is held
+            // to the ratio of what its decoder consumed, not of a size that may be a lie (a
+            // member inflated in one call above has its size checked).
+            let compressed = file.compressed_size();
+            self.read_member(&mut file, Some(compressed), None, &name, depth);
         }
     }
 
@@ -1809,6 +1812,31 @@ mod tests {
         assert_eq!(places(&s).len(), 1);
         assert!(s.skipped.is_empty(), "{:?}", s.skipped);
         assert_eq!(s.bytes, (text.len() + 3 * block.len()) as u64);
+    }
+
+    #[test]
+    fn a_stream_in_a_zip_member_whose_listed_size_lies_is_held_to_its_ratio() {
+        // A zstd frame of 16 MiB from 700 bytes (RLE blocks), its key first, in a zip member that
+        // lists 4 GB: a ratio counted on the listed size would let it all through.
+        let text = format!("x\nk={}\n", key());
+        let mut blocks = vec![zstd_block(false, 0, text.len(), text.as_bytes())];
+        blocks.extend((0..128).map(|_| zstd_block(false, 1, 128 << 10, b"0")));
+        blocks.push(zstd_block(true, 0, 0, b""));
+        let bomb = zstd_frame(20, false, &blocks);
+        let mut doc = zip_of(&[("a.zst", &bomb)]);
+        let lie = 0xFFFF_FFF0u32.to_le_bytes();
+        doc[22..26].copy_from_slice(&lie);
+        let central = doc.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
+        doc[central + 24..central + 28].copy_from_slice(&lie);
+        let strict = Limits {
+            max_ratio: 100,
+            ..Limits::default()
+        };
+        let s = scan(&doc, &strict);
+        assert_eq!(places(&s), [("a.zst!a".to_string(), 2)]);
+        assert_eq!(s.skipped.len(), 1, "{:?}", s.skipped);
+        assert_eq!(s.skipped[0].bound, Bound::Ratio);
+        assert!(s.bytes < 2 << 20, "{} bytes", s.bytes);
     }
 
     #[test]
