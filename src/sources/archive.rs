@@ -12,8 +12,10 @@
 //! reached: what was read before is still scanned and reported, and the bound is said (a
 //! deliberate skip, like `--max-file-size`, that does not make the answer incomplete).
 
+use std::cell::Cell;
 use std::fmt;
 use std::io::{self, Cursor, Read, Seek, Write};
+use std::rc::Rc;
 
 use flate2::read::MultiGzDecoder;
 
@@ -102,17 +104,37 @@ pub fn sniff(head: &[u8]) -> Option<Kind> {
     } else if head.len() >= 10
         && head.starts_with(b"BZh")
         && (b'1'..=b'9').contains(&head[3])
-        // A first block (pi) or the end of an empty stream (sqrt(pi)): "BZh9" alone is text.
+        // A first block (pi) or the end of an empty stream (sqrt(pi)): "BZh9" alone is text, and
+        // so is "BZh91AY&SY" (pi is printable): a block's origin pointer (after its CRC, below
+        // 900,000: its first 4 of 24 bits zero) is not, in any byte of text (0x09 and up).
         && (head[4..10] == [0x31, 0x41, 0x59, 0x26, 0x53, 0x59]
+            && head.get(14).is_some_and(|b| b & 0x78 == 0)
             || head[4..10] == [0x17, 0x72, 0x45, 0x38, 0x50, 0x90])
     {
         Some(Kind::Bzip2)
     } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
         Some(Kind::Xz)
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+    } else if head.starts_with(&ZSTD_FRAME) || starts_skippable(head) {
         Some(Kind::Zstd)
     } else {
         None
+    }
+}
+
+/// A zstd frame's magic.
+const ZSTD_FRAME: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+/// Whether `head` starts with a zstd skippable frame (pzstd writes one before each frame) followed,
+/// where `head` shows it, by a zstd frame or another skippable one.
+fn starts_skippable(head: &[u8]) -> bool {
+    let skippable = |b: &[u8]| b.len() >= 4 && b[0] & 0xf0 == 0x50 && b[1..4] == [0x2a, 0x4d, 0x18];
+    if head.len() < 8 || !skippable(head) {
+        return false;
+    }
+    let length = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+    match head.get(8 + length as usize..) {
+        Some(next) if next.len() >= 4 => next.starts_with(&ZSTD_FRAME) || skippable(next),
+        _ => true,
     }
 }
 
@@ -184,7 +206,8 @@ impl Skipped {
         let at = if self.member.is_empty() {
             printable(path).into_owned()
         } else {
-            format!("{}!{}", printable(path), printable(&self.member))
+            // Named as a key in it is (a compressed stream's unnamed content after `path`).
+            printable(&member_at(path, &self.member)).into_owned()
         };
         if self.detail.is_empty() {
             format!("{at}: {}", self.bound)
@@ -410,6 +433,8 @@ struct ZstdFrames<R> {
     source: R,
     decoder: ruzstd::decoding::FrameDecoder,
     in_frame: bool,
+    /// The error that stopped the frame, returned once what it decoded before is read.
+    failed: Option<io::Error>,
 }
 
 impl<R: io::BufRead> ZstdFrames<R> {
@@ -418,6 +443,7 @@ impl<R: io::BufRead> ZstdFrames<R> {
             source,
             decoder: ruzstd::decoding::FrameDecoder::new(),
             in_frame: false,
+            failed: None,
         }
     }
 }
@@ -448,20 +474,94 @@ impl<R: io::BufRead> Read for ZstdFrames<R> {
                     Err(e) => return Err(io::Error::other(e)),
                 }
             }
-            while self.decoder.can_collect() == 0 && !self.decoder.is_finished() {
-                self.decoder
-                    .decode_blocks(
-                        &mut self.source,
-                        ruzstd::decoding::BlockDecodingStrategy::UptoBlocks(1),
-                    )
-                    .map_err(io::Error::other)?;
+            while self.failed.is_none()
+                && self.decoder.can_collect() == 0
+                && !self.decoder.is_finished()
+            {
+                use ruzstd::decoding::BlockDecodingStrategy::UptoBlocks;
+                if let Err(e) = self.decoder.decode_blocks(&mut self.source, UptoBlocks(1)) {
+                    // The decoder holds back the last window of what it decoded (up to 128 MiB)
+                    // until the frame ends: an empty last block (and a checksum) ends it here, so
+                    // that what came before the error is read, then the error.
+                    let end = [1u8, 0, 0, 0, 0, 0, 0];
+                    let _ = self.decoder.decode_blocks(&end[..], UptoBlocks(1));
+                    self.failed = Some(io::Error::other(e));
+                }
             }
             let n = self.decoder.read(buf)?;
             if n > 0 {
                 return Ok(n);
             }
+            if let Some(e) = self.failed.take() {
+                return Err(e);
+            }
             // The frame is done: the next one, if any.
             self.in_frame = false;
+        }
+    }
+}
+
+/// The streams of a bzip2 file one after the other (pbzip2 writes one per block). A stream makes
+/// its decoder allocate and clear memory for its block size (up to 3.6 MB) however little it
+/// holds: one that gives less than its block size owes the difference, and the streams stop, with
+/// an error, once they owe more than `budget` (26,000 one-byte streams in 1 MB took 4.3 s).
+struct BzStreams<R> {
+    decoder: Option<bzip2::bufread::BzDecoder<R>>,
+    /// The current stream's block size (0 before its first read) and what it gave.
+    block: u64,
+    given: u64,
+    owed: u64,
+    budget: u64,
+}
+
+impl<R: io::BufRead> BzStreams<R> {
+    fn new(source: R, budget: u64) -> BzStreams<R> {
+        BzStreams {
+            decoder: Some(bzip2::bufread::BzDecoder::new(source)),
+            block: 0,
+            given: 0,
+            owed: 0,
+            budget,
+        }
+    }
+}
+
+impl<R: io::BufRead> Read for BzStreams<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let Some(decoder) = self.decoder.as_mut() else {
+                return Ok(0);
+            };
+            if self.block == 0 {
+                // Its block size, from its header ("BZh9": 900,000 bytes).
+                let head = decoder.get_mut().fill_buf()?;
+                self.block = head
+                    .get(3)
+                    .filter(|l| l.is_ascii_digit())
+                    .map_or(1, |l| u64::from(l - b'0') * 100_000);
+            }
+            let n = decoder.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                self.given += n as u64;
+                return Ok(n);
+            }
+            // The stream ended: what it owes, then the next one, if any.
+            self.owed += self.block.saturating_sub(self.given);
+            (self.block, self.given) = (0, 0);
+            let Some(decoder) = self.decoder.take() else {
+                return Ok(0);
+            };
+            let mut source = decoder.into_inner();
+            if source.fill_buf()?.is_empty() {
+                return Ok(0);
+            }
+            if self.owed > self.budget {
+                return Err(io::Error::other(
+                    "bzip2 streams holding less than their block size, one after the other, \
+                     beyond the ratio bound: the rest is not read",
+                ));
+            }
+            self.decoder = Some(bzip2::bufread::BzDecoder::new(source));
         }
     }
 }
@@ -520,6 +620,14 @@ impl OneCall {
     }
 }
 
+/// A compressed stream's size: known (the file's, or its container's listing), else counted as its
+/// decoder reads it (a stream inside a stream).
+#[derive(Clone)]
+enum Packed {
+    Known(u64),
+    Counted(Rc<Cell<u64>>),
+}
+
 /// A reader whose first read fails with the error it holds.
 struct Failed(Option<io::Error>);
 
@@ -537,10 +645,37 @@ struct Bounded<R> {
     /// The bound that `limit` stands for.
     bound: Bound,
     hit: bool,
+    /// A stream of unknown size: the bytes its decoder has consumed so far, and the ratio that
+    /// bounds what it may give for them.
+    consumed: Option<(Rc<Cell<u64>>, u64)>,
+}
+
+/// Counts the bytes read through it: what a decoder consumed of a stream of unknown size.
+struct Counting<'r> {
+    inner: &'r mut dyn Read,
+    count: Rc<Cell<u64>>,
+}
+
+impl Read for Counting<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
 }
 
 impl<R: Read> Read for Bounded<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some((consumed, ratio)) = &self.consumed {
+            // Beyond the ratio for what was consumed so far (a decoder consumes before it gives):
+            // a bomb inside a stream, whose own size is known only at its end.
+            if self.read >= consumed.get().max(RATIO_FLOOR).saturating_mul(*ratio)
+                && self.read < self.limit
+            {
+                self.limit = self.read;
+                self.bound = Bound::Ratio;
+            }
+        }
         if self.read >= self.limit {
             // One byte more tells a stream that ends exactly at the bound from one that goes on.
             let mut probe = [0u8; 1];
@@ -633,6 +768,7 @@ impl Walk<'_, '_, '_> {
             limit,
             bound,
             hit: false,
+            consumed: None,
         }
     }
 
@@ -765,8 +901,11 @@ impl Walk<'_, '_, '_> {
                 return;
             }
             self.name_keys(prefix, &listed);
-            let (compressed, size) = (file.compressed_size(), file.size());
-            self.read_member(&mut file, Some(compressed), Some(size), &name, depth);
+            // The size a zip lists is not checked before the member's end: a stream in it is held
+            // to the ratio of what its decoder consumed, not of a size that may be a lie (a
+            // member inflated in one call above has its size checked).
+            let compressed = file.compressed_size();
+            self.read_member(&mut file, Some(compressed), None, &name, depth);
         }
     }
 
@@ -833,6 +972,7 @@ impl Walk<'_, '_, '_> {
             limit: self.bytes_left(),
             bound: Bound::Bytes,
             hit: false,
+            consumed: None,
         };
         let mut bytes = Vec::new();
         let result = (&mut bounded)
@@ -906,21 +1046,42 @@ impl Walk<'_, '_, '_> {
         depth: u32,
     ) {
         debug_assert!(kind.is_stream());
+        // Inside another stream, a stream's size is known only at its end: its ratio is bounded
+        // by what its decoder has consumed so far.
+        let count = Rc::new(Cell::new(0));
+        let mut counting = Counting {
+            inner: input,
+            count: Rc::clone(&count),
+        };
+        let input: &mut dyn Read = &mut counting;
+        // What concatenated bzip2 streams may owe: what the stream may give.
+        let budget = match compressed {
+            0 => self.bytes_left(),
+            c => c
+                .max(RATIO_FLOOR)
+                .saturating_mul(self.limits.max_ratio)
+                .min(self.bytes_left()),
+        };
+        let compressed = if compressed > 0 {
+            Packed::Known(compressed)
+        } else {
+            Packed::Counted(count)
+        };
         match kind {
             Kind::Gzip => self.unpack(
                 kind,
                 MultiGzDecoder::new(input),
                 |d| d.header().and_then(|h| h.filename()).map(<[u8]>::to_vec),
                 prefix,
-                compressed,
+                compressed.clone(),
                 depth,
             ),
             Kind::Bzip2 => self.unpack(
                 kind,
-                bzip2::read::MultiBzDecoder::new(input),
+                BzStreams::new(io::BufReader::new(input), budget),
                 |_| None,
                 prefix,
-                compressed,
+                compressed.clone(),
                 depth,
             ),
             Kind::Xz => {
@@ -933,7 +1094,7 @@ impl Walk<'_, '_, '_> {
                         liblzma::read::XzDecoder::new_stream(input, stream),
                         |_| None,
                         prefix,
-                        compressed,
+                        compressed.clone(),
                         depth,
                     ),
                     Err(e) => self.unreadable(prefix.to_string(), e.to_string()),
@@ -944,7 +1105,7 @@ impl Walk<'_, '_, '_> {
                 ZstdFrames::new(io::BufReader::new(input)),
                 |_| None,
                 prefix,
-                compressed,
+                compressed.clone(),
                 depth,
             ),
         }
@@ -959,27 +1120,39 @@ impl Walk<'_, '_, '_> {
         mut decoder: D,
         header_name: impl Fn(&D) -> Option<Vec<u8>>,
         prefix: &str,
-        compressed: u64,
+        compressed: Packed,
         depth: u32,
     ) {
-        let compressed = (compressed > 0).then_some(compressed);
-        let mut bounded = self.bounded(&mut decoder, compressed);
-        let mut head = Vec::with_capacity(HEAD);
-        if let Err(e) = (&mut bounded).take(HEAD as u64).read_to_end(&mut head) {
-            return self.unreadable(prefix.to_string(), e.to_string());
-        }
-        if sniff(&head) == Some(Kind::Tar) {
-            let mut whole = Cursor::new(head).chain(&mut bounded);
+        let mut bounded = match compressed {
+            Packed::Known(compressed) => self.bounded(&mut decoder, Some(compressed)),
+            Packed::Counted(count) => Bounded {
+                consumed: Some((count, self.limits.max_ratio)),
+                ..self.bounded(&mut decoder, None)
+            },
+        };
+        let mut head = vec![0; HEAD];
+        let (n, error) = read_up_to(&mut bounded, &mut head);
+        head.truncate(n);
+        let is_tar = sniff(&head) == Some(Kind::Tar);
+        let header = header_name(&*bounded.inner);
+        // What was read before an error (a stream cut short within its first bytes) is scanned,
+        // and the error said, as from any later read.
+        let mut failed = Failed(error);
+        let rest: &mut dyn Read = if failed.0.is_some() {
+            &mut failed
+        } else {
+            &mut bounded
+        };
+        let mut whole = Cursor::new(head).chain(rest);
+        if is_tar {
             self.tar_entries(&mut whole, prefix, depth);
         } else {
-            let header = header_name(&*bounded.inner);
             let stream = if prefix.is_empty() { self.name } else { prefix };
             let listed = unpacked_name(kind, stream, header.as_deref());
             if header.is_some_and(|n| !n.is_empty()) {
                 self.name_keys(prefix, &listed);
             }
             let name = join(prefix, &listed);
-            let mut whole = Cursor::new(head).chain(&mut bounded);
             self.member(&mut whole, &name, depth, None);
         }
         self.result.bytes += bounded.read;
@@ -1473,6 +1646,19 @@ mod tests {
             "a.jar!config/(gunzipped)"
         );
         assert_eq!(member_at("a.tgz", "pkg/.env"), "a.tgz!pkg/.env");
+        // What a bound stopped there is said at the same name.
+        let skipped = Skipped {
+            member: "(unzstd'd)!inner.gz".to_string(),
+            bound: Bound::Depth,
+            detail: String::new(),
+        };
+        assert!(
+            skipped
+                .describe("db/x.tar.zst")
+                .starts_with("db/x.tar.zst!x.tar!inner.gz: "),
+            "{}",
+            skipped.describe("db/x.tar.zst")
+        );
     }
 
     #[test]
@@ -1505,6 +1691,222 @@ mod tests {
         assert_eq!(s.skipped.len(), 1, "{:?}", s.skipped);
         assert_eq!(s.skipped[0].bound, Bound::Unreadable);
         assert!(s.skipped[0].detail.contains("memory"), "{:?}", s.skipped);
+    }
+
+    /// A zstd block as its header (last, type, size) and body: raw (0) holds `body`, RLE (1) is
+    /// `size` times `body[0]`.
+    fn zstd_block(last: bool, kind: u32, size: usize, body: &[u8]) -> Vec<u8> {
+        let header = (size as u32) << 3 | kind << 1 | u32::from(last);
+        let mut block = header.to_le_bytes()[..3].to_vec();
+        block.extend_from_slice(body);
+        block
+    }
+
+    /// A zstd frame of `blocks` with a window of 2^`window_log` bytes (`checksum`: its flag set).
+    fn zstd_frame(window_log: u8, checksum: bool, blocks: &[Vec<u8>]) -> Vec<u8> {
+        let mut frame = vec![0x28, 0xb5, 0x2f, 0xfd, u8::from(checksum) << 2];
+        frame.push((window_log - 10) << 3);
+        frame.extend(blocks.concat());
+        frame
+    }
+
+    #[test]
+    fn a_zstd_frame_cut_short_gives_what_its_window_held() {
+        let text = format!("x\nk={}\n", key());
+        let raw = |last: bool, body: &[u8]| zstd_block(last, 0, body.len(), body);
+        // A 1 MiB window: the decoder holds back what it decoded until the frame ends.
+        let mut cut = zstd_frame(
+            20,
+            false,
+            &[raw(false, text.as_bytes()), raw(true, &[b'.'; 900])],
+        );
+        cut.truncate(cut.len() - 400);
+        // Whole, but for its checksum.
+        let no_checksum = zstd_frame(20, true, &[raw(true, text.as_bytes())]);
+        for doc in [cut, no_checksum] {
+            let s = scan(&doc, &Limits::default());
+            assert_eq!(
+                places(&s),
+                [("(unzstd'd)".to_string(), 2)],
+                "{:?}",
+                s.skipped
+            );
+            assert_eq!(s.skipped.len(), 1, "{:?}", s.skipped);
+            assert_eq!(s.skipped[0].bound, Bound::Unreadable);
+        }
+        // Inside a zip, where the member's own bytes are not scanned.
+        let mut cut = zstd_frame(
+            20,
+            false,
+            &[raw(false, text.as_bytes()), raw(true, &[b'.'; 900])],
+        );
+        cut.truncate(cut.len() - 400);
+        let doc = zip_of(&[("data.zst", &cut)]);
+        assert_eq!(
+            places(&scan(&doc, &Limits::default())),
+            [("data.zst!data".to_string(), 2)]
+        );
+    }
+
+    #[test]
+    fn a_short_stream_cut_short_gives_what_was_read() {
+        // Its first 512 bytes (read to tell a tar) end in the error: they are scanned all the same.
+        let text = format!("x\nk={}\n", key());
+        let mut cases = vec![("gz", gzip_of(text.as_bytes()), 4)];
+        cases.extend(streams().map(|(ext, _, encode)| (ext, encode(text.as_bytes()), 12)));
+        for (ext, stream, cut) in cases {
+            let cut = &stream[..stream.len() - cut];
+            let doc = zip_of(&[(&format!("conf/.env.{ext}"), cut)]);
+            let s = scan(&doc, &Limits::default());
+            if ext == "bz2" || ext == "zst" {
+                // bzip2 and zstd give a block only once it is whole (here, the one block).
+                assert!(places(&s).is_empty(), "{ext}");
+            } else {
+                assert_eq!(
+                    places(&s),
+                    [("conf/.env.{ext}!.env".replace("{ext}", ext), 2)],
+                    "{ext}"
+                );
+            }
+            assert_eq!(s.skipped.len(), 1, "{ext}: {:?}", s.skipped);
+            assert_eq!(s.skipped[0].bound, Bound::Unreadable, "{ext}");
+        }
+    }
+
+    #[test]
+    fn many_small_bzip2_streams_are_bounded_like_a_bomb() {
+        // Each stream clears its block's memory (3.6 MB at level 9) for the one byte it holds.
+        let text = format!("x\nk={}\n", key());
+        let level9 = |bytes: &[u8]| {
+            let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
+            bz.write_all(bytes).unwrap();
+            bz.finish().unwrap()
+        };
+        let mut doc = level9(text.as_bytes());
+        let one = level9(b"x");
+        for _ in 0..3000 {
+            doc.extend_from_slice(&one);
+        }
+        let strict = Limits {
+            max_ratio: 100,
+            ..Limits::default()
+        };
+        let s = scan(&doc, &strict);
+        assert_eq!(places(&s), [("(bunzipped)".to_string(), 2)]);
+        assert_eq!(s.skipped.len(), 1, "{:?}", s.skipped);
+        assert!(
+            s.skipped[0].detail.contains("block size"),
+            "{:?}",
+            s.skipped
+        );
+        // pbzip2's streams, one per full block, owe nothing.
+        let block: Vec<u8> = (0u32..120_000)
+            .flat_map(|i| format!("{i:x}\n").into_bytes())
+            .take(900_000)
+            .collect();
+        let mut doc = level9(text.as_bytes());
+        for _ in 0..3 {
+            doc.extend_from_slice(&level9(&block));
+        }
+        let s = scan(&doc, &strict);
+        assert_eq!(places(&s).len(), 1);
+        assert!(s.skipped.is_empty(), "{:?}", s.skipped);
+        assert_eq!(s.bytes, (text.len() + 3 * block.len()) as u64);
+    }
+
+    #[test]
+    fn a_stream_in_a_zip_member_whose_listed_size_lies_is_held_to_its_ratio() {
+        // A zstd frame of 16 MiB from 700 bytes (RLE blocks), its key first, in a zip member that
+        // lists 4 GB: a ratio counted on the listed size would let it all through.
+        let text = format!("x\nk={}\n", key());
+        let mut blocks = vec![zstd_block(false, 0, text.len(), text.as_bytes())];
+        blocks.extend((0..128).map(|_| zstd_block(false, 1, 128 << 10, b"0")));
+        blocks.push(zstd_block(true, 0, 0, b""));
+        let bomb = zstd_frame(20, false, &blocks);
+        let mut doc = zip_of(&[("a.zst", &bomb)]);
+        let lie = 0xFFFF_FFF0u32.to_le_bytes();
+        doc[22..26].copy_from_slice(&lie);
+        let central = doc.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
+        doc[central + 24..central + 28].copy_from_slice(&lie);
+        let strict = Limits {
+            max_ratio: 100,
+            ..Limits::default()
+        };
+        let s = scan(&doc, &strict);
+        assert_eq!(places(&s), [("a.zst!a".to_string(), 2)]);
+        assert_eq!(s.skipped.len(), 1, "{:?}", s.skipped);
+        assert_eq!(s.skipped[0].bound, Bound::Ratio);
+        assert!(s.bytes < 2 << 20, "{} bytes", s.bytes);
+    }
+
+    #[test]
+    fn a_zstd_stream_that_starts_with_a_skippable_frame_is_opened() {
+        // As pzstd writes it: before each frame, a skippable frame holding the frame's size.
+        let text = format!("x\nk={}\n", key());
+        let frame = zstd_of(&tar_of(&[("pkg/.env", text.as_bytes())]));
+        let mut doc = 0x184D_2A50u32.to_le_bytes().to_vec();
+        doc.extend_from_slice(&4u32.to_le_bytes());
+        doc.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        doc.extend_from_slice(&frame);
+        assert_eq!(sniff(&doc), Some(Kind::Zstd));
+        assert_eq!(
+            places(&scan(&doc, &Limits::default())),
+            [("pkg/.env".to_string(), 2)]
+        );
+        // Those four bytes followed by anything else are not zstd.
+        doc.truncate(12);
+        doc.extend_from_slice(b"text goes on");
+        assert_eq!(sniff(&doc), None);
+    }
+
+    #[test]
+    fn text_that_starts_like_a_bzip2_block_is_text() {
+        let text = format!("BZh91AY&SY is how a bzip2 block starts\nk={}\n", key());
+        assert_eq!(sniff(text.as_bytes()), None);
+        for doc in [
+            tar_of(&[("notes/bzip2.txt", text.as_bytes())]),
+            zip_of(&[("notes/bzip2.txt", text.as_bytes())]),
+        ] {
+            let s = scan(&doc, &Limits::default());
+            assert_eq!(places(&s), [("notes/bzip2.txt".to_string(), 2)]);
+            assert!(s.skipped.is_empty(), "{:?}", s.skipped);
+        }
+        // Real bzip2 at every level, of text and of random bytes, is still bzip2.
+        let mut rng = fastrand::Rng::with_seed(5);
+        let noise: Vec<u8> = (0..300_000).map(|_| rng.u8(..)).collect();
+        for level in 1..=9 {
+            for bytes in [text.as_bytes(), &noise[..]] {
+                let compression = bzip2::Compression::new(level);
+                let mut bz = bzip2::write::BzEncoder::new(Vec::new(), compression);
+                bz.write_all(bytes).unwrap();
+                let doc = bz.finish().unwrap();
+                assert_eq!(sniff(&doc), Some(Kind::Bzip2), "level {level}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_bomb_inside_a_stream_is_bounded_by_its_ratio() {
+        // A zstd frame of 16 MiB from 700 bytes (RLE blocks), its key first, inside each stream:
+        // its size is known only at its end, so its ratio is counted as its decoder consumes.
+        let text = format!("x\nk={}\n", key());
+        let mut blocks = vec![zstd_block(false, 0, text.len(), text.as_bytes())];
+        blocks.extend((0..128).map(|_| zstd_block(false, 1, 128 << 10, b"0")));
+        blocks.push(zstd_block(true, 0, 0, b""));
+        let bomb = zstd_frame(20, false, &blocks);
+        let strict = Limits {
+            max_ratio: 100,
+            ..Limits::default()
+        };
+        let mut outers = vec![("gz", gzip_of(&bomb))];
+        outers.extend(streams().map(|(ext, _, encode)| (ext, encode(&bomb))));
+        for (ext, doc) in outers {
+            let s = scan(&doc, &strict);
+            assert_eq!(places(&s).len(), 1, "{ext}");
+            assert_eq!(s.skipped.len(), 1, "{ext}: {:?}", s.skipped);
+            assert_eq!(s.skipped[0].bound, Bound::Ratio, "{ext}");
+            assert!(s.bytes < 2 << 20, "{ext}: {} bytes", s.bytes);
+        }
     }
 
     #[test]
