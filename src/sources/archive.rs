@@ -68,6 +68,9 @@ const FIRST_READ: usize = 32 << 10;
 /// Memory an xz decoder may take (its dictionary: `xz -9` needs 65 MiB); a stream that asks for
 /// more is said, not read.
 const UNPACK_MEMORY: u64 = 128 << 20;
+/// The same for a stream nested in another archive (`zstd -19` windows are 8 MiB, `xz -9`'s
+/// dictionary 64 MiB): streams nested in streams hold 128 + 72 + 72 MiB at most, not 3 × 128.
+const NESTED_UNPACK_MEMORY: u64 = 72 << 20;
 
 /// A deflated zip member up to this size (compressed and inflated) whose listed sizes fit the
 /// bounds is inflated whole in one call; a larger one is streamed.
@@ -297,16 +300,7 @@ fn scan_with<R: Read + Seek>(
     limits: &Limits,
     one_call: u64,
 ) -> ArchiveScan {
-    let mut walk = Walk {
-        scanner,
-        name,
-        limits,
-        result: ArchiveScan::default(),
-        entries: 0,
-        first: Vec::new(),
-        inflate: Vec::new(),
-        one_call,
-    };
+    let mut walk = Walk::new(scanner, name, limits, one_call);
     if limits.depth == 0 {
         return walk.result;
     }
@@ -428,7 +422,7 @@ fn unpacked_name(kind: Kind, outer: &str, header: Option<&[u8]>) -> String {
 }
 
 /// The frames of a zstd stream one after the other (ruzstd's decoder reads one), skippable
-/// frames passed over; a window beyond ruzstd's bound (128 MiB) is an error, not an allocation.
+/// frames passed over; a window beyond the bound it is made with is an error, not an allocation.
 struct ZstdFrames<R> {
     source: R,
     decoder: ruzstd::decoding::FrameDecoder,
@@ -438,10 +432,13 @@ struct ZstdFrames<R> {
 }
 
 impl<R: io::BufRead> ZstdFrames<R> {
-    fn new(source: R) -> ZstdFrames<R> {
+    /// Frames whose window is at most `max_window` bytes (a larger one is an error).
+    fn new(source: R, max_window: u64) -> ZstdFrames<R> {
+        let mut decoder = ruzstd::decoding::FrameDecoder::new();
+        decoder.set_max_window_size(max_window);
         ZstdFrames {
             source,
-            decoder: ruzstd::decoding::FrameDecoder::new(),
+            decoder,
             in_frame: false,
             failed: None,
         }
@@ -691,7 +688,25 @@ impl<R: Read> Read for Bounded<R> {
     }
 }
 
-impl Walk<'_, '_, '_> {
+impl<'a, 's, 'm> Walk<'a, 's, 'm> {
+    fn new(
+        scanner: &'a mut StreamScanner<'m>,
+        name: &'s str,
+        limits: &'s Limits,
+        one_call: u64,
+    ) -> Walk<'a, 's, 'm> {
+        Walk {
+            scanner,
+            name,
+            limits,
+            result: ArchiveScan::default(),
+            entries: 0,
+            first: Vec::new(),
+            inflate: Vec::new(),
+            one_call,
+        }
+    }
+
     /// Records a part not read whole: said for the first [`SKIPS_SAID`], counted for the rest.
     fn skip(&mut self, skipped: Skipped) {
         if self.result.skipped.len() < SKIPS_SAID {
@@ -1067,6 +1082,14 @@ impl Walk<'_, '_, '_> {
         } else {
             Packed::Counted(count)
         };
+        // The window an xz or zstd decoder may hold: an outermost stream the most any ordinary
+        // one needs (`zstd --long`, `xz -9`), one nested in another archive less, so that streams
+        // nested in streams cannot each take the most.
+        let memory = if depth <= 1 {
+            UNPACK_MEMORY
+        } else {
+            NESTED_UNPACK_MEMORY
+        };
         match kind {
             Kind::Gzip => self.unpack(
                 kind,
@@ -1086,7 +1109,7 @@ impl Walk<'_, '_, '_> {
             ),
             Kind::Xz => {
                 match liblzma::stream::Stream::new_stream_decoder(
-                    UNPACK_MEMORY,
+                    memory,
                     liblzma::stream::CONCATENATED,
                 ) {
                     Ok(stream) => self.unpack(
@@ -1102,7 +1125,7 @@ impl Walk<'_, '_, '_> {
             }
             _ => self.unpack(
                 kind,
-                ZstdFrames::new(io::BufReader::new(input)),
+                ZstdFrames::new(io::BufReader::new(input), memory),
                 |_| None,
                 prefix,
                 compressed.clone(),
@@ -1659,6 +1682,22 @@ mod tests {
             "{}",
             skipped.describe("db/x.tar.zst")
         );
+    }
+
+    #[test]
+    fn a_nested_stream_gets_a_smaller_window_than_an_outermost_one() {
+        // A zstd frame declaring a 128 MiB window (`zstd --long=27`), holding one raw last block.
+        let text = format!("k={}\n", key()).into_bytes();
+        let mut frame = vec![0x28, 0xb5, 0x2f, 0xfd, 0x00, 17 << 3];
+        let header = 1 | (text.len() as u32) << 3;
+        frame.extend_from_slice(&header.to_le_bytes()[..3]);
+        frame.extend_from_slice(&text);
+        assert_eq!(places(&scan(&frame, &Limits::default())).len(), 1);
+        let s = scan(&zip_of(&[("a.zst", &frame)]), &Limits::default());
+        assert!(s.hits.is_empty(), "{:?}", places(&s));
+        assert_eq!(s.skipped.len(), 1, "{:?}", s.skipped);
+        assert_eq!(s.skipped[0].member, "a.zst!a");
+        assert!(s.skipped[0].detail.contains("window"), "{:?}", s.skipped);
     }
 
     #[test]
@@ -2233,16 +2272,7 @@ mod tests {
         let matcher = Matcher::new(RuleSet::builtin());
         let mut scanner = StreamScanner::new(&matcher);
         let limits = Limits::default();
-        let mut walk = Walk {
-            scanner: &mut scanner,
-            name: "t.zip",
-            limits: &limits,
-            result: ArchiveScan::default(),
-            entries: 0,
-            first: Vec::new(),
-            inflate: Vec::new(),
-            one_call: ONE_CALL,
-        };
+        let mut walk = Walk::new(&mut scanner, "t.zip", &limits, ONE_CALL);
         walk.zip(Cursor::new(&outer[..]), "", 1);
         let found: Vec<_> = walk.result.hits.iter().map(|h| &h.member).collect();
         let expected: Vec<_> = names.iter().map(|n| format!("{n}!k.env")).collect();
@@ -2301,16 +2331,7 @@ mod tests {
         let matcher = Matcher::new(RuleSet::builtin());
         let mut scanner = StreamScanner::new(&matcher);
         let limits = Limits::default();
-        let mut walk = Walk {
-            scanner: &mut scanner,
-            name: "t.zip",
-            limits: &limits,
-            result: ArchiveScan::default(),
-            entries: 0,
-            first: Vec::new(),
-            inflate: Vec::new(),
-            one_call: ONE_CALL,
-        };
+        let mut walk = Walk::new(&mut scanner, "t.zip", &limits, ONE_CALL);
         walk.zip(Cursor::new(&doc[..]), "", 1);
         assert_eq!(places(&walk.result), [("zeros.env".to_string(), 1)]);
         // Not inflated in one call: no buffers were made for it.
