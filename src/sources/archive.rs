@@ -1857,11 +1857,7 @@ mod tests {
     fn a_stream_in_a_zip_member_whose_listed_size_lies_is_held_to_its_ratio() {
         // A zstd frame of 16 MiB from 700 bytes (RLE blocks), its key first, in a zip member that
         // lists 4 GB: a ratio counted on the listed size would let it all through.
-        let text = format!("x\nk={}\n", key());
-        let mut blocks = vec![zstd_block(false, 0, text.len(), text.as_bytes())];
-        blocks.extend((0..128).map(|_| zstd_block(false, 1, 128 << 10, b"0")));
-        blocks.push(zstd_block(true, 0, 0, b""));
-        let bomb = zstd_frame(20, false, &blocks);
+        let bomb = zstd_bomb();
         let mut doc = zip_of(&[("a.zst", &bomb)]);
         let lie = 0xFFFF_FFF0u32.to_le_bytes();
         doc[22..26].copy_from_slice(&lie);
@@ -1924,15 +1920,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_bomb_inside_a_stream_is_bounded_by_its_ratio() {
-        // A zstd frame of 16 MiB from 700 bytes (RLE blocks), its key first, inside each stream:
-        // its size is known only at its end, so its ratio is counted as its decoder consumes.
+    /// A zstd frame of 16 MiB from 700 bytes (RLE blocks), its key first (on line 2).
+    fn zstd_bomb() -> Vec<u8> {
         let text = format!("x\nk={}\n", key());
         let mut blocks = vec![zstd_block(false, 0, text.len(), text.as_bytes())];
         blocks.extend((0..128).map(|_| zstd_block(false, 1, 128 << 10, b"0")));
         blocks.push(zstd_block(true, 0, 0, b""));
-        let bomb = zstd_frame(20, false, &blocks);
+        zstd_frame(20, false, &blocks)
+    }
+
+    #[test]
+    fn a_bomb_inside_a_stream_is_bounded_by_its_ratio() {
+        // A zstd frame of 16 MiB from 700 bytes (RLE blocks), its key first, inside each stream:
+        // its size is known only at its end, so its ratio is counted as its decoder consumes.
+        let bomb = zstd_bomb();
         let strict = Limits {
             max_ratio: 100,
             ..Limits::default()
