@@ -123,12 +123,13 @@ fn bytes_after_prefix(hir: &regex_syntax::hir::Hir, prefixes: &[String]) -> [u64
     for literal in literals {
         let literal = literal.as_bytes();
         for prefix in prefixes.iter().map(String::as_bytes) {
-            if literal.starts_with(prefix) {
-                match literal.get(prefix.len()) {
-                    Some(&b) => bits[usize::from(b >> 6)] |= 1 << (b & 63),
-                    // A literal that ends with the prefix says nothing of what comes next.
-                    None => return [u64::MAX; 4],
-                }
+            if prefix.starts_with(literal) {
+                // A match that starts with this literal and this prefix may have any byte after
+                // the prefix: the literal ends before it (or with it).
+                return [u64::MAX; 4];
+            }
+            if let Some(&b) = literal.strip_prefix(prefix).and_then(|rest| rest.first()) {
+                bits[usize::from(b >> 6)] |= 1 << (b & 63);
             }
         }
     }
@@ -390,7 +391,10 @@ mod tests {
             )),
             "0123456789klmv"
         );
-        // What the literal prefixes cannot tell, every byte.
+        // What the literal prefixes cannot tell, every byte: among them, a literal that ends inside
+        // a longer prefix (a hit of `acme_v2_` says nothing of the byte after it here).
+        let all = follows(&compile(&["acme_", "acme_v2_"], "acme_v[0-9a-z_]{3}"));
+        assert_eq!(all.chars().count(), 256);
         for pattern in ["acme_.{3}", "acme_[^x]{3}", "acme_(?:[a-z]{2}|.)"] {
             let all = follows(&compile(&["acme_"], pattern));
             assert_eq!(all.chars().count(), 256, "{pattern}");
@@ -402,6 +406,7 @@ mod tests {
             "acme_(?:[a-c]{1,5}|-x){1,9}",
             "acme_(?:v2_[0-9]|[k-m])[a-z]{3}",
             "acme_[A-Za-z0-9]{10,20}",
+            "acme_v[0-9a-z_]{3}",
             "acme_(?:é|ü)[a-z]{2}",
         ] {
             let rule = compile(&["acme_", "acme_v2_"], pattern);
