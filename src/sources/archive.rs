@@ -619,7 +619,6 @@ impl OneCall {
 
 /// A compressed stream's size: known (the file's, or its container's listing), else counted as its
 /// decoder reads it (a stream inside a stream).
-#[derive(Clone)]
 enum Packed {
     Known(u64),
     Counted(Rc<Cell<u64>>),
@@ -1096,7 +1095,7 @@ impl<'a, 's, 'm> Walk<'a, 's, 'm> {
                 MultiGzDecoder::new(input),
                 |d| d.header().and_then(|h| h.filename()).map(<[u8]>::to_vec),
                 prefix,
-                compressed.clone(),
+                compressed,
                 depth,
             ),
             Kind::Bzip2 => self.unpack(
@@ -1104,7 +1103,7 @@ impl<'a, 's, 'm> Walk<'a, 's, 'm> {
                 BzStreams::new(io::BufReader::new(input), budget),
                 |_| None,
                 prefix,
-                compressed.clone(),
+                compressed,
                 depth,
             ),
             Kind::Xz => {
@@ -1117,7 +1116,7 @@ impl<'a, 's, 'm> Walk<'a, 's, 'm> {
                         liblzma::read::XzDecoder::new_stream(input, stream),
                         |_| None,
                         prefix,
-                        compressed.clone(),
+                        compressed,
                         depth,
                     ),
                     Err(e) => self.unreadable(prefix.to_string(), e.to_string()),
@@ -1128,7 +1127,7 @@ impl<'a, 's, 'm> Walk<'a, 's, 'm> {
                 ZstdFrames::new(io::BufReader::new(input), memory),
                 |_| None,
                 prefix,
-                compressed.clone(),
+                compressed,
                 depth,
             ),
         }
@@ -2084,6 +2083,26 @@ mod tests {
         )
     }
 
+    /// The zip `doc` scanned with members inflated in one call, and with every member streamed.
+    fn one_call_and_streamed(doc: &[u8], limits: &Limits) -> (ArchiveScan, ArchiveScan) {
+        let matcher = Matcher::new(RuleSet::builtin());
+        let mut scanner = StreamScanner::new(&matcher);
+        let mut run = |one_call| {
+            let len = doc.len() as u64;
+            let mut input = Cursor::new(doc);
+            scan_with(
+                &mut scanner,
+                "t.zip",
+                &mut input,
+                len,
+                Kind::Zip,
+                limits,
+                one_call,
+            )
+        };
+        (run(ONE_CALL), run(0))
+    }
+
     #[test]
     fn members_inflated_in_one_call_say_what_streamed_members_say() {
         let text = |line: usize| format!("{}k={}\n", "x\n".repeat(line), key()).into_bytes();
@@ -2159,23 +2178,8 @@ mod tests {
         at.iter().for_each(|&i| doc[i] ^= 1);
         cases.push(("a wrong checksum", doc, Limits::default()));
 
-        let matcher = Matcher::new(RuleSet::builtin());
-        let mut scanner = StreamScanner::new(&matcher);
         for (what, doc, limits) in &cases {
-            let mut run = |one_call| {
-                let mut input = Cursor::new(&doc[..]);
-                let len = doc.len() as u64;
-                scan_with(
-                    &mut scanner,
-                    "t.zip",
-                    &mut input,
-                    len,
-                    Kind::Zip,
-                    limits,
-                    one_call,
-                )
-            };
-            let (fast, streamed) = (run(ONE_CALL), run(0));
+            let (fast, streamed) = one_call_and_streamed(doc, limits);
             assert_eq!(said(&fast), said(&streamed), "{what}");
             assert!(!fast.hits.is_empty(), "{what}: {}", said(&fast));
         }
@@ -2220,22 +2224,7 @@ mod tests {
             max_entries: 2,
             ..Limits::default()
         };
-        let matcher = Matcher::new(RuleSet::builtin());
-        let mut scanner = StreamScanner::new(&matcher);
-        let mut run = |one_call| {
-            let mut input = Cursor::new(&doc[..]);
-            let len = doc.len() as u64;
-            scan_with(
-                &mut scanner,
-                "t.zip",
-                &mut input,
-                len,
-                Kind::Zip,
-                &limits,
-                one_call,
-            )
-        };
-        let (fast, streamed) = (run(ONE_CALL), run(0));
+        let (fast, streamed) = one_call_and_streamed(&doc, &limits);
         assert_eq!(said(&fast), said(&streamed));
         assert_eq!(
             places(&fast),
