@@ -258,6 +258,18 @@ fn config_an_unstaged_baseline_is_named_with_git_add() {
     assert_eq!((code, findings.len()), (0, 0), "{stderr}");
 }
 
+/// `skguard baseline ARGS` run in `dir`: it succeeds, and what it said on stderr.
+fn baseline_in(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = skguard()
+        .current_dir(dir)
+        .arg("baseline")
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// `skguard baseline` from a subfolder replaces the repository's baseline: it warns about the
 /// fingerprints it forgets, and gives the hint to name the baseline only while none is named.
 #[test]
@@ -265,16 +277,7 @@ fn config_baseline_warns_when_it_forgets_fingerprints_and_hints_only_once() {
     let repo = Repo::new();
     repo.write("a/k.txt", live("Ka3ZrT4vN2xLp7WbK9mYd"));
     repo.write("b/k.txt", live("Kb3ZrT4vN2xLp7WbK9mYd"));
-    let baseline = |dir: &str, args: &[&str]| {
-        let out = skguard()
-            .current_dir(repo.path().join(dir))
-            .arg("baseline")
-            .args(args)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    };
+    let baseline = |dir: &str, args: &[&str]| baseline_in(&repo.path().join(dir), args);
     let first = baseline(".", &[]);
     assert!(first.contains("wrote 2 fingerprints"), "{first}");
     assert!(first.contains("put `baseline ="), "{first}");
@@ -376,16 +379,7 @@ fn config_baseline_warning_names_git_history_as_a_reason() {
     repo.commit_all("add a key");
     repo.write("app.env", "K=from the environment\n");
     repo.commit_all("remove it");
-    let baseline = |args: &[&str]| {
-        let out = skguard()
-            .current_dir(repo.path())
-            .arg("baseline")
-            .args(args)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    };
+    let baseline = |args: &[&str]| baseline_in(repo.path(), args);
     let history = baseline(&["--git"]);
     assert!(history.contains("wrote 1 fingerprint "), "{history}");
     let files = baseline(&[]);
